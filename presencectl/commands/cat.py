@@ -1,0 +1,88 @@
+"""``presencectl cat``: render captures and NDJSON files, no network."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from presencectl.app import app, guarded
+from presencectl.console import Environment
+from presencectl.options import (
+    AssumeTzOpt,
+    ColorMode,
+    ColorOpt,
+    DialectOpt,
+    FilterArgs,
+    FormatOpt,
+    GrepOpt,
+    KeepaliveOpt,
+    KindOpt,
+    LimitOpt,
+    OutputArgs,
+    SinceOpt,
+    SubjectOpt,
+    TimeOpt,
+    TimeSource,
+    TypeOpt,
+    UntilOpt,
+    UtcOpt,
+    VerboseOpt,
+    WhereOpt,
+    make_decoder,
+)
+
+
+@app.command("cat")
+def cat_cmd(
+    files: Annotated[
+        list[str] | None, typer.Argument(help="Capture or NDJSON files (.gz too); - or nothing for stdin.", show_default=False)
+    ] = None,
+    *,
+    type_: TypeOpt = None,
+    subject: SubjectOpt = None,
+    dialect: DialectOpt = None,
+    kind: KindOpt = None,
+    where: WhereOpt = None,
+    grep: GrepOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    limit: LimitOpt = None,
+    keepalive: KeepaliveOpt = False,
+    fmt: FormatOpt = None,
+    color: ColorOpt = ColorMode.auto,
+    utc: UtcOpt = False,
+    time: TimeOpt = TimeSource.event,
+    verbose: VerboseOpt = False,
+    assume_tz: AssumeTzOpt = "UTC",
+) -> None:
+    """Render a capture or NDJSON stream: the tail renderer and filters, no network.
+
+    [bold]Examples[/]
+
+      presencectl cat fixtures/span-activity.capture.ndjson
+      cat events.ndjson | presencectl cat - -t 'client*' -f json | jq .subject
+      presencectl cat fixtures/mixed.capture.ndjson.gz -w data.transport=udp -s '17kl*' -v
+    """
+    env = Environment()
+
+    def body() -> None:
+        from presencectl.console import Output
+        from presencectl.core.render import make_renderer
+        from presencectl.runner import Pipeline, run_cat
+
+        filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
+        opts = OutputArgs(fmt, color, utc, time, verbose).render_options(env)
+        decoder = make_decoder(dialect, assume_tz)
+        output = Output(env.stdout, live=False)
+        pipeline = Pipeline(decoder, filt, make_renderer(opts), output, limit)
+        try:
+            counts = run_cat(env, files or ["-"], pipeline)
+        finally:
+            pipeline.close()
+        if counts.unparsed:
+            env.note(f"{counts.unparsed} of {counts.events} payloads could not be parsed")
+
+    guarded(env, body)
+
+

@@ -1,0 +1,191 @@
+"""Payload text → Events: JSON parsing, batches, several payloads in one frame.
+
+The rules (SPEC §3.1, §5): a payload that parses as one JSON document is one
+payload, pretty-printed or not; otherwise it is split into newline-delimited
+payloads. A JSON array is a batch: each object in it is one event. Anything
+that is not a JSON object becomes an *unparsed* event (``dialect`` None) with
+the reason in ``summary`` and the received text in ``text``: shown, counted,
+never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from presencectl.core import dialects
+from presencectl.core.dialects import Dialect
+from presencectl.core.events import Event
+from presencectl.core.framing import HANDSHAKE, Atmosphere, unwrap_atmosphere
+from presencectl.core.times import TimeParser
+
+__all__ = ["Decoder", "loads", "unparsed"]
+
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+def loads(data: str | bytes) -> Any:
+    """Parse JSON; integers beyond 64 bits and NaN fall back to the stdlib.
+
+    Raises:
+        ValueError: not JSON (``json.JSONDecodeError`` or ``UnicodeDecodeError``).
+    """
+    try:
+        return orjson.loads(data)
+    except _JSONDecodeError:
+        # orjson refuses integers over 64 bits and NaN/Infinity; json takes both
+        # (and keeps big ints exact).
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        return json.loads(data)
+
+
+def unparsed(
+    reason: str, text: str | bytes, topic: str | None = None, received: float | None = None
+) -> Event:
+    """An event for a payload that is not a JSON object."""
+    return Event(None, None, None, None, None, reason, None, None, text, topic, received)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "an array"
+
+
+class Decoder:
+    """Decodes payload texts into Events.
+
+    Args:
+        times: the timestamp parser (holds the zone for naive times).
+        dialect: force this dialect instead of detecting one per payload.
+
+    Example::
+
+        decoder = Decoder(TimeParser())
+        events = decoder.decode('{"event": "clientConnected", "deviceId": "d1", "collectionId": "c"}')
+    """
+
+    __slots__ = ("times", "forced", "_order", "_generic")
+
+    def __init__(self, times: TimeParser | None = None, dialect: Dialect | None = None) -> None:
+        self.times = times or TimeParser()
+        self.forced = dialect
+        self._order = dialects.registry()
+        self._generic = dialects.get("generic")
+
+    def decode(
+        self, data: str | bytes, topic: str | None = None, received: float | None = None
+    ) -> list[Event]:
+        """All events in one payload (empty for a blank payload)."""
+        try:
+            obj = orjson.loads(data)
+        except _JSONDecodeError:
+            return self._slow(data, topic, received)
+        if type(obj) is dict:
+            event = self._normalize(obj, topic)
+            event.text = data
+            event.topic = topic
+            event.received = received
+            return [event]
+        return self._value(obj, data, topic, received)
+
+    def _normalize(self, obj: dict, topic: str | None) -> Event:
+        dialect = self.forced
+        if dialect is None:
+            for dialect in self._order:  # noqa: B007
+                if dialect.sniff(obj, topic):
+                    break
+        try:
+            return dialect.normalize(obj, topic, self.times)
+        except Exception:  # a dialect must never take the stream down
+            return self._generic.normalize(obj, topic, self.times)
+
+    def _value(self, obj: Any, data: str | bytes, topic: str | None, received: float | None) -> list[Event]:
+        if type(obj) is dict:
+            event = self._normalize(obj, topic)
+            event.text, event.topic, event.received = data, topic, received
+            return [event]
+        if type(obj) is list:
+            out: list[Event] = []
+            for index, item in enumerate(obj):
+                if type(item) is dict:
+                    event = self._normalize(item, topic)
+                    event.topic, event.received = topic, received
+                else:
+                    reason = f"batch element {index} is {_type_name(item)}, not an object"
+                    event = unparsed(reason, orjson_dumps(item), topic, received)
+                out.append(event)
+            if not obj:
+                out.append(unparsed("an empty JSON array", data, topic, received))
+            return out
+        return [unparsed(f"JSON value is {_type_name(obj)}, not an object", data, topic, received)]
+
+    def _slow(self, data: str | bytes, topic: str | None, received: float | None) -> list[Event]:
+        if isinstance(data, bytes):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return [unparsed(f"invalid UTF-8 at byte {exc.start}", data, topic, received)]
+        else:
+            text = data
+        if not text.strip():
+            return []
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            first = exc
+        else:
+            return self._value(obj, data, topic, received)
+        framed = unwrap_atmosphere(text)
+        if framed is not None:
+            return self._atmosphere(framed, data, topic, received)
+        if "\n" in text.strip():
+            lines = [line for line in text.splitlines() if line.strip()]
+            results = [self.decode(line, topic, received) for line in lines]
+            if any(ev.parsed for evs in results for ev in evs):
+                return [ev for evs in results for ev in evs]
+        return [unparsed(f"invalid JSON: {_reason(first)}", data, topic, received)]
+
+
+    def _atmosphere(
+        self, framed: Atmosphere, data: str | bytes, topic: str | None, received: float | None
+    ) -> list[Event]:
+        if framed.control is not None:
+            summary = (
+                f"uuid={framed.uuid} interval={framed.interval_ms}ms"
+                if framed.control == HANDSHAKE
+                else ""
+            )
+            control = Event(
+                "navixy", framed.control, "other", None, None, summary, None, None, data,
+                topic, received, True,
+            )
+            events = [control]
+        else:
+            events = []
+        for payload in framed.payloads:
+            events.extend(self.decode(payload, topic, received))
+        return events
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return str(exc)
+
+
+def orjson_dumps(value: Any) -> bytes:
+    """Compact JSON bytes, exact for integers of any size."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8", "backslashreplace"
+        )

@@ -1,0 +1,64 @@
+"""Anything else that parses as a JSON object: best-effort field picking."""
+
+from __future__ import annotations
+
+from presencectl.core.dialects import Dialect, register, short, text_or_none
+from presencectl.core.events import Event, Kind
+from presencectl.core.times import TimeParser
+
+NAME = "generic"
+
+TYPE_KEYS = ("event", "type", "category", "method")
+SUBJECT_KEYS = ("deviceId", "device", "asset", "id")
+TIME_KEYS = ("time", "timestamp", "ts", "date", "datetime", "created_at")
+
+
+def guess_kind(etype: str) -> tuple[Kind, str | None]:
+    """A kind (and presence) from words in an unknown event name."""
+    low = etype.lower()
+    if "disconnect" in low or "offline" in low:
+        return Kind.DISCONNECT, "offline"
+    if "connect" in low or "online" in low:
+        return Kind.CONNECT, "online"
+    if "firmware" in low or "ota" in low:
+        return Kind.FIRMWARE, None
+    if "error" in low or "fail" in low:
+        return Kind.ERROR, None
+    if "message" in low or "upstream" in low or "uplink" in low or "data" in low:
+        return Kind.MESSAGE, None
+    if "state" in low or "status" in low:
+        return Kind.STATE, None
+    return Kind.OTHER, None
+
+
+def sniff(obj: dict, topic: str | None) -> bool:
+    return True
+
+
+def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
+    etype = None
+    for key in TYPE_KEYS:
+        value = obj.get(key)
+        if isinstance(value, str) and value:
+            etype = value
+            break
+    subject = None
+    for key in SUBJECT_KEYS:
+        subject = text_or_none(obj.get(key))
+        if subject is not None:
+            break
+    when = None
+    for key in TIME_KEYS:
+        if key in obj:
+            when = times(obj[key])
+            if when is not None:
+                break
+    kind, presence = guess_kind(etype) if etype else (Kind.OTHER, None)
+    keys = [k for k in obj if k not in TYPE_KEYS and k not in SUBJECT_KEYS and k not in TIME_KEYS]
+    summary = " ".join(
+        f"{k}={short(obj[k], 30)}" for k in keys[:4] if not isinstance(obj[k], (dict, list))
+    )
+    return Event(NAME, etype, kind, subject, when, summary, obj, presence)
+
+
+DIALECT = register(Dialect(NAME, "any other JSON object", "white", sniff, normalize, {}))

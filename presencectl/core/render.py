@@ -1,0 +1,365 @@
+"""Event → output bytes: ``pretty``, ``json``, ``raw``, ``compact`` (SPEC §3.8).
+
+The per-line path builds plain strings from precomputed ANSI styles: rich's
+``Console.print`` runs at a few thousand lines a second, far too slow for a
+million-line file. rich is used only for ``-v`` payloads, tables and live views.
+
+Every piece of payload text goes through :func:`escape` before it reaches a
+terminal: control characters, ANSI escapes and bidi overrides are shown as
+``\\x1b``-style escapes, never executed, and ``[bold]``-like text is printed as
+is, never read as markup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import orjson
+
+from presencectl.core.decode import orjson_dumps
+from presencectl.core.events import Event
+
+__all__ = [
+    "escape",
+    "KIND_STYLES",
+    "DIALECT_STYLES",
+    "FORMATS",
+    "RenderOptions",
+    "make_renderer",
+    "event_json",
+]
+
+FORMATS = ("pretty", "json", "raw", "compact")
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What JSON serialisers leave alone but a terminal may act on: DEL, C1
+# controls (0x9b is CSI on 8-bit terminals), bidi overrides.
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """Make control characters, escapes and bidi overrides visible.
+
+    >>> escape("\\x1b]0;owned\\x07 ok")
+    '\\\\x1b]0;owned\\\\x07 ok'
+    """
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_visible, text)
+
+
+#: kind → (rich style, ANSI SGR parameters). One table for both paths.
+KIND_STYLES: dict[str | None, tuple[str, str]] = {
+    "connect": ("bold green", "1;32"),
+    "disconnect": ("bold red", "1;31"),
+    "state": ("yellow", "33"),
+    "message": ("cyan", "36"),
+    "firmware": ("bold magenta", "1;35"),
+    "error": ("bold bright_white on red", "1;97;41"),
+    "lifecycle": ("bright_blue", "94"),
+    "other": ("white", "37"),
+    None: ("dim", "2"),
+}
+#: dialect → (rich style, ANSI SGR parameters).
+DIALECT_STYLES: dict[str | None, tuple[str, str]] = {
+    "cloudconnect": ("bright_blue", "94"),
+    "aliyun": ("bright_yellow", "93"),
+    "span": ("bright_magenta", "95"),
+    "spaces": ("bright_cyan", "96"),
+    "navixy": ("bright_green", "92"),
+    "generic": ("white", "37"),
+    None: ("dim", "2"),
+}
+_RESET = "\x1b[0m"
+
+
+class RenderOptions:
+    """How to render: format, colour, time source and zone, verbosity.
+
+    Args:
+        fmt: one of :data:`FORMATS`.
+        color: emit ANSI colour.
+        zone: None for local time, or a tzinfo (``UTC`` for ``--utc``).
+        time_source: ``event`` (falling back to receive time), ``received`` or ``none``.
+        verbose: ``-v``: add the indented payload below each pretty line.
+        tty: stdout is a terminal (``raw`` then escapes control characters).
+        width: terminal width for ``-v`` payloads.
+    """
+
+    __slots__ = ("fmt", "color", "zone", "time_source", "verbose", "tty", "width")
+
+    def __init__(
+        self,
+        fmt: str = "pretty",
+        color: bool = False,
+        zone: tzinfo | None = None,
+        time_source: str = "event",
+        verbose: bool = False,
+        tty: bool = False,
+        width: int = 100,
+    ) -> None:
+        self.fmt = fmt
+        self.color = color
+        self.zone = zone
+        self.time_source = time_source
+        self.verbose = verbose
+        self.tty = tty
+        self.width = width
+
+
+class _Clock:
+    """Formats times for display, cached (streams repeat the same instants)."""
+
+    __slots__ = ("zone", "cache")
+
+    def __init__(self, zone: tzinfo | None) -> None:
+        self.zone = zone
+        self.cache: dict[Any, str] = {}
+
+    def __call__(self, when: datetime | float | None) -> str:
+        if when is None:
+            return "-"
+        cache = self.cache
+        try:
+            return cache[when]
+        except KeyError:
+            pass
+        if isinstance(when, float):
+            dt = datetime.fromtimestamp(when, self.zone or UTC)
+            if self.zone is None:
+                dt = dt.astimezone()
+        else:
+            dt = when.astimezone(self.zone)
+        text = (
+            f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} "
+            f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond // 1000:03d}"
+        )
+        if len(cache) > 8192:
+            cache.clear()
+        cache[when] = text
+        return text
+
+
+def _pick_time(source: str) -> Callable[[Event], datetime | float | None]:
+    if source == "received":
+        return lambda e: e.received
+    if source == "none":
+        return lambda e: None
+    return lambda e: e.time if e.time is not None else e.received
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def _iso_received(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat()
+
+
+def payload_bytes(event: Event) -> bytes:
+    """The payload as JSON bytes: the received text itself when it is one line."""
+    text = event.text
+    if event.dialect is None:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "backslashreplace")
+        return orjson_dumps(text)
+    if text is not None:
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        data = data.strip()
+        if b"\n" not in data and b"\r" not in data and not data.startswith(b"\xef\xbb\xbf"):
+            return data
+    return orjson_dumps(event.raw)
+
+
+def event_json(event: Event) -> bytes:
+    """One ``--format json`` line (no newline). Keys are stable; ids exact.
+
+    >>> event_json(Event("span", "x", "other", None, None, "", {}, text='{}'))[:30]
+    b'{"time":null,"dialect":"span",'
+    """
+    head = orjson.dumps(
+        {
+            "time": _iso(event.time),
+            "dialect": event.dialect,
+            "type": event.type,
+            "kind": event.kind,
+            "subject": event.subject,
+            "summary": event.summary,
+            "topic": event.topic,
+            "received": _iso_received(event.received),
+            "presence": event.presence,
+        }
+    )
+    return head[:-1] + b',"payload":' + payload_bytes(event) + b"}"
+
+
+def _raw_bytes(event: Event) -> bytes:
+    text = event.text
+    if text is None:
+        return orjson_dumps(event.raw)
+    return text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+
+
+def _text_preview(event: Event, limit: int = 200) -> str:
+    text = event.text
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text)} chars)"
+    return escape(text)
+
+
+def make_renderer(opts: RenderOptions) -> Callable[[Event], bytes]:
+    """A function turning one Event into its output line(s), newline included."""
+    if opts.fmt == "json":
+        return lambda e: event_json(e) + b"\n"
+    if opts.fmt == "raw":
+        if opts.tty:
+            return lambda e: escape(_raw_bytes(e).decode("utf-8", "backslashreplace")).encode() + b"\n"
+        return lambda e: _raw_bytes(e) + b"\n"
+    clock = _Clock(opts.zone)
+    pick = _pick_time(opts.time_source)
+    show_time = opts.time_source != "none"
+    if opts.fmt == "compact":
+
+        def compact(e: Event) -> bytes:
+            when = clock(pick(e)) + " " if show_time else ""
+            if e.dialect is None:
+                line = f"{when}unparsed {escape(e.summary)} {_text_preview(e)}"
+            else:
+                line = (
+                    f"{when}{e.dialect} {escape(e.type or '-')} {escape(e.subject or '-')} "
+                    f"{escape(e.summary)}"
+                )
+            return line.rstrip().encode("utf-8", "backslashreplace") + b"\n"
+
+        return compact
+    if opts.fmt != "pretty":
+        raise ValueError(f"unknown format {opts.fmt!r}")
+    return _pretty(opts, clock, pick, show_time)
+
+
+def _pretty(
+    opts: RenderOptions,
+    clock: _Clock,
+    pick: Callable[[Event], Any],
+    show_time: bool,
+) -> Callable[[Event], bytes]:
+    if opts.color:
+        kind_sgr = {k: f"\x1b[{v[1]}m" for k, v in KIND_STYLES.items()}
+        dialect_sgr = {k: f"\x1b[{v[1]}m" for k, v in DIALECT_STYLES.items()}
+        dim, bold, reset = "\x1b[2m", "\x1b[1m", _RESET
+    else:
+        kind_sgr = {k: "" for k in KIND_STYLES}
+        dialect_sgr = {k: "" for k in DIALECT_STYLES}
+        dim = bold = reset = ""
+    other_kind = kind_sgr["other"]
+    generic = dialect_sgr["generic"]
+    payload = _payload_printer(opts) if opts.verbose else None
+    unparsed_tag = f"{dim}{'unparsed':<15}{reset}"
+
+    def pretty(e: Event) -> bytes:
+        when = f"{dim}{clock(pick(e))}{reset} " if show_time else ""
+        if e.dialect is None:
+            line = f"{when}{unparsed_tag}{dim}{escape(e.summary)}  {_text_preview(e)}{reset}"
+        else:
+            tag = f"[{e.dialect}]"
+            kind = kind_sgr.get(e.kind, other_kind)
+            line = (
+                f"{when}{dialect_sgr.get(e.dialect, generic)}{tag:<15}{reset}"
+                f"{kind}{escape(e.type or '-'):<24}{reset} "
+                f"{bold}{escape(e.subject or '-'):<18}{reset} {escape(e.summary)}"
+            )
+        out = line.encode("utf-8", "backslashreplace") + b"\n"
+        if payload is not None:
+            out += payload(e)
+        return out
+
+    return pretty
+
+
+def _payload_printer(opts: RenderOptions) -> Callable[[Event], bytes]:
+    """``-v``: the payload, indented and highlighted (rich, but no markup parsing)."""
+    if not opts.color:
+
+        def plain(e: Event) -> bytes:
+            if e.dialect is None:
+                return b""
+            body = _dumps_indent(_exact(e))
+            text = _UNSAFE_IN_JSON.sub(_visible, body.decode("utf-8", "backslashreplace"))
+            return "".join(f"    {line}\n" for line in text.splitlines()).encode()
+
+        return plain
+
+    import io
+
+    from rich.console import Console
+    from rich.json import JSON
+    from rich.padding import Padding
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        force_terminal=True,
+        color_system="standard",
+        width=max(opts.width, 40),
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
+
+    def highlighted(e: Event) -> bytes:
+        if e.dialect is None:
+            return b""
+        body = _exact_text(e)
+        buffer.seek(0)
+        buffer.truncate()
+        console.print(Padding(JSON(body, indent=2), (0, 0, 0, 4)), soft_wrap=True)
+        text = _UNSAFE_IN_JSON.sub(_visible, buffer.getvalue())
+        lines = [line.rstrip() for line in text.splitlines()]
+        return ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace")
+
+    return highlighted
+
+
+def _exact(event: Event) -> Any:
+    """The payload re-read with the stdlib parser: integers of any size stay exact
+    (orjson turns integers beyond 64 bits into floats). Only ``-v`` pays this."""
+    import json
+
+    text = event.text
+    if text is not None:
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return event.raw
+
+
+def _exact_text(event: Event) -> str:
+    import json
+
+    return json.dumps(_exact(event), ensure_ascii=False)
+
+
+def _dumps_indent(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8", "backslashreplace")

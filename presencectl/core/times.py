@@ -1,0 +1,135 @@
+"""Turning the many shapes of vendor timestamps into aware datetimes.
+
+Shapes seen in the wild: RFC 3339 with an offset (CloudConnect), ``YYYY-MM-DD
+HH:MM:SS`` with no zone (Span ``time``, Navixy ``user_time``), epoch
+milliseconds (Aliyun). ``datetime.fromisoformat`` reads the common ones in
+~0.1 µs; python-dateutil (~35 µs) is the fallback for odd shapes only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+__all__ = ["parse_time", "parse_duration", "parse_zone", "TimeParser"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+# Epoch numbers above this are milliseconds (1e11 s is the year 5138).
+_MS_THRESHOLD = 100_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_duration(text: str) -> float | None:
+    """Read ``90``, ``90s``, ``5m``, ``2h``, ``1.5d``; None if it is not a duration.
+
+    >>> parse_duration("5m")
+    300.0
+    """
+    m = _DURATION.match(text)
+    if not m:
+        return None
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_zone(text: str) -> tzinfo:
+    """Read a zone name for naive timestamps: ``UTC``, ``local``, ``+02:00``, ``Europe/Oslo``.
+
+    Raises:
+        ValueError: the zone is not known.
+    """
+    from dateutil import tz
+
+    if text.upper() in ("UTC", "Z"):
+        return UTC
+    if text.lower() == "local":
+        return tz.tzlocal()
+    m = re.fullmatch(r"([+-])(\d{1,2}):?(\d{2})?", text)
+    if m:
+        sign = -1 if m.group(1) == "-" else 1
+        delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+        from datetime import timezone
+
+        return timezone(sign * delta)
+    zone = tz.gettz(text)
+    if zone is None:
+        raise ValueError(f"unknown time zone {text!r}")
+    return zone
+
+
+def _from_epoch(value: float) -> datetime | None:
+    if value > _MS_THRESHOLD:
+        value /= 1000.0
+    try:
+        return _EPOCH + timedelta(seconds=value)
+    except OverflowError:
+        return None
+
+
+class TimeParser:
+    """Parses timestamps, caching by string (streams repeat the same second a lot).
+
+    Args:
+        naive_zone: the zone assumed for timestamps that carry none (default UTC).
+    """
+
+    __slots__ = ("naive_zone", "_cache")
+
+    def __init__(self, naive_zone: tzinfo = UTC) -> None:
+        self.naive_zone = naive_zone
+        self._cache: dict[str, datetime | None] = {}
+
+    def __call__(self, value: Any) -> datetime | None:
+        """Return an aware datetime for ``value``, or None when it is not a time."""
+        if value is None or value is True or value is False:
+            return None
+        if isinstance(value, (int, float)):
+            return _from_epoch(float(value))
+        if not isinstance(value, str) or not value:
+            return None
+        cache = self._cache
+        try:
+            return cache[value]
+        except KeyError:
+            pass
+        result = self._parse_text(value)
+        if len(cache) > 4096:
+            cache.clear()
+        cache[value] = result
+        return result
+
+    def _parse_text(self, value: str) -> datetime | None:
+        if value.isdigit():
+            return _from_epoch(float(value))
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            dt = None
+        if dt is None:
+            if len(value) > 64:
+                return None
+            from dateutil import parser
+
+            try:
+                dt = parser.parse(value)
+            except (ValueError, OverflowError, parser.ParserError):
+                return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=self.naive_zone)
+        return dt
+
+
+_default = TimeParser()
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse one timestamp with naive times taken as UTC.
+
+    >>> parse_time("2024-04-25 20:23:36").isoformat()
+    '2024-04-25T20:23:36+00:00'
+    >>> parse_time(1510292697471).isoformat()
+    '2017-11-10T05:44:57.471000+00:00'
+    """
+    return _default(value)

@@ -1,0 +1,169 @@
+"""Command-line options shared by several commands, as ``Annotated`` types.
+
+Each command lists the options it takes in its signature (so ``--help`` is
+exact); :class:`FilterArgs` and :class:`OutputArgs` turn them into core
+objects in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from presencectl.console import Environment, choose_color
+from presencectl.errors import UsageError
+
+FILTERS = "Filters"
+OUTPUT = "Output"
+
+
+class Format(StrEnum):
+    pretty = "pretty"
+    json = "json"
+    raw = "raw"
+    compact = "compact"
+
+
+class ColorMode(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+class TimeSource(StrEnum):
+    event = "event"
+    received = "received"
+    none = "none"
+
+
+TypeOpt = Annotated[
+    list[str] | None,
+    typer.Option("-t", "--type", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS),
+]
+SubjectOpt = Annotated[
+    list[str] | None,
+    typer.Option("-s", "--subject", help="Subject glob (repeatable); [bold]!S[/] excludes.", rich_help_panel=FILTERS),
+]
+DialectOpt = Annotated[
+    str | None,
+    typer.Option("--dialect", help="Force this dialect instead of detecting one.", rich_help_panel=FILTERS),
+]
+KindOpt = Annotated[
+    list[str] | None,
+    typer.Option("--kind", help="Keep these kinds (connect, disconnect, state, message, firmware, error, lifecycle, other, unparsed).", rich_help_panel=FILTERS),
+]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option("-w", "--where", help="path=value, path!=value, path~regex, path>n, path<n, path? (repeatable, all must hold).", rich_help_panel=FILTERS),
+]
+GrepOpt = Annotated[
+    str | None, typer.Option("--grep", help="Regex searched in the raw payload text.", rich_help_panel=FILTERS)
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only events at or after this time, or this long ago (10m, 2h).", rich_help_panel=FILTERS)
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="Only events at or before this time, or this long ago.", rich_help_panel=FILTERS)
+]
+LimitOpt = Annotated[
+    int | None, typer.Option("-n", "--limit", min=1, help="Stop after N matching events.", rich_help_panel=FILTERS)
+]
+KeepaliveOpt = Annotated[
+    bool, typer.Option("--keepalive", help="Show Span keep-alive frames too.", rich_help_panel=FILTERS)
+]
+FormatOpt = Annotated[
+    Format | None,
+    typer.Option("-f", "--format", help="pretty on a terminal, json otherwise.", rich_help_panel=OUTPUT, show_default=False),
+]
+ColorOpt = Annotated[
+    ColorMode, typer.Option("--color", help="Colour: auto honours NO_COLOR and FORCE_COLOR.", rich_help_panel=OUTPUT)
+]
+UtcOpt = Annotated[
+    bool, typer.Option("--utc/--local", help="Show times in UTC or in local time.", rich_help_panel=OUTPUT)
+]
+TimeOpt = Annotated[
+    TimeSource, typer.Option("--time", help="Which time to show: the event's own (else receive time), receive time, none.", rich_help_panel=OUTPUT)
+]
+VerboseOpt = Annotated[
+    bool, typer.Option("-v", "--verbose", help="pretty: add the payload, indented and highlighted.", rich_help_panel=OUTPUT)
+]
+AssumeTzOpt = Annotated[
+    str, typer.Option("--assume-tz", help="Zone for timestamps that carry none (Span time, Navixy user_time): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
+]
+
+
+@dataclass(slots=True)
+class FilterArgs:
+    types: list[str] | None = None
+    subjects: list[str] | None = None
+    kinds: list[str] | None = None
+    where: list[str] | None = None
+    grep: str | None = None
+    since: str | None = None
+    until: str | None = None
+    keepalive: bool = False
+
+    def build(self, env: Environment, utc: bool):  # type: ignore[no-untyped-def]
+        """The core Filter (None when nothing filters)."""
+        from datetime import UTC
+
+        from presencectl.core.filters import parse_filters
+        from presencectl.core.times import parse_zone
+
+        if not any((self.types, self.subjects, self.kinds, self.where, self.grep, self.since, self.until, self.keepalive)):
+            return None
+        return parse_filters(
+            types=self.types or (),
+            subjects=self.subjects or (),
+            kinds=self.kinds or (),
+            where=self.where or (),
+            grep=self.grep,
+            since=self.since,
+            until=self.until,
+            keepalive=self.keepalive,
+            now=env.now(),
+            zone=UTC if utc else parse_zone("local"),
+        )
+
+
+@dataclass(slots=True)
+class OutputArgs:
+    fmt: Format | None = None
+    color: ColorMode = ColorMode.auto
+    utc: bool = False
+    time: TimeSource = TimeSource.event
+    verbose: bool = False
+
+    def render_options(self, env: Environment):  # type: ignore[no-untyped-def]
+        """Core RenderOptions for this environment (format and colour resolved)."""
+        from datetime import UTC
+
+        from presencectl.core.render import RenderOptions
+
+        fmt = self.fmt.value if self.fmt else ("pretty" if env.stdout_isatty else "json")
+        return RenderOptions(
+            fmt=fmt,
+            color=choose_color(self.color.value, env.stdout_isatty, env.environ),
+            zone=UTC if self.utc else None,
+            time_source=self.time.value,
+            verbose=self.verbose,
+            tty=env.stdout_isatty,
+            width=env.width,
+        )
+
+
+def make_decoder(dialect: str | None, assume_tz: str):  # type: ignore[no-untyped-def]
+    """The Decoder for ``--dialect`` and ``--assume-tz``."""
+    from presencectl.core import dialects
+    from presencectl.core.decode import Decoder
+    from presencectl.core.times import TimeParser, parse_zone
+
+    try:
+        zone = parse_zone(assume_tz)
+    except ValueError as exc:
+        raise UsageError(f"bad --assume-tz: {exc}") from None
+    forced = dialects.get(dialect) if dialect else None
+    return Decoder(TimeParser(zone), forced)

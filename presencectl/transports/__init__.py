@@ -1,0 +1,1 @@
+"""Thin adapters between the outside world (files, sockets) and the pure core."""

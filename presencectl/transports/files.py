@@ -1,0 +1,194 @@
+"""Files and stdin as sources; capture files as a sink.
+
+A capture's first line is its header; a file without one is plain NDJSON,
+read as frames with no receive time. ``.gz`` (detected by its magic bytes,
+so gzipped stdin works too) is read and written transparently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from typing import IO, BinaryIO
+
+from presencectl.core.capture import (
+    Header,
+    decode_record,
+    encode_frame,
+    encode_header,
+    encode_marker,
+    parse_header,
+)
+from presencectl.core.decode import loads
+from presencectl.core.events import Frame, Marker
+from presencectl.errors import InputNotFound, PresenceError
+
+__all__ = ["open_input", "iter_lines", "CaptureReader", "CaptureWriter"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20
+
+
+def open_input(path: str) -> BinaryIO:
+    """Open a file (or ``-`` for stdin) for reading bytes, un-gzipping if needed.
+
+    Raises:
+        InputNotFound: the file does not exist or cannot be read.
+    """
+    if path == "-":
+        raw: BinaryIO = sys.stdin.buffer
+    else:
+        try:
+            raw = open(path, "rb", buffering=_CHUNK)  # noqa: SIM115
+        except FileNotFoundError:
+            raise InputNotFound(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise InputNotFound(f"{path}: is a directory") from None
+        except OSError as exc:
+            raise InputNotFound(f"{path}: cannot open: {exc.strerror or exc}") from None
+    peek = getattr(raw, "peek", None)
+    head = peek(2)[:2] if peek else b""
+    if head == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def iter_lines(stream: BinaryIO, warn: Callable[[str], None], name: str) -> Iterator[bytes]:
+    """Lines (with their newline) of a stream; a cut-short gzip ends with a warning."""
+    try:
+        yield from stream
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        warn(f"{name}: compressed data ends early or is corrupt ({exc}); read what was there")
+    except OSError as exc:
+        raise PresenceError(f"{name}: read error: {exc.strerror or exc}") from None
+
+
+class CaptureReader:
+    """Reads a capture file or a plain NDJSON file as Frames and Markers.
+
+    Args:
+        path: a file path or ``-``.
+        warn: where to report recoverable trouble (a truncated last line).
+        follow_stdin: read stdin line by line as it arrives (for a live pipe).
+
+    After construction ``header`` is the capture header, or None for plain
+    NDJSON. ``records()`` yields Frames and Markers; a line that is not a
+    capture record becomes a Frame of its own text, so it is shown, not lost.
+    """
+
+    def __init__(self, path: str, warn: Callable[[str], None]) -> None:
+        self.path = path
+        self.name = "stdin" if path == "-" else path
+        self.warn = warn
+        self.stream = open_input(path)
+        self._lines = iter_lines(self.stream, warn, self.name)
+        self.header: Header | None = None
+        self._first: bytes | None = None
+        self.bad_records = 0
+        for line in self._lines:
+            if not line.strip():
+                continue
+            try:
+                obj = loads(line)
+            except ValueError:
+                obj = None
+            header = parse_header(obj)
+            if header is None:
+                self._first = line
+            self.header = header
+            break
+
+    @property
+    def is_capture(self) -> bool:
+        """True when the file starts with a capture header."""
+        return self.header is not None
+
+    def lines(self) -> Iterator[bytes]:
+        """Raw lines after the header (the NDJSON fast path uses these)."""
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        yield from self._lines
+
+    def records(self) -> Iterator[Frame | Marker]:
+        """Frames and markers, in file order."""
+        if not self.is_capture:
+            for line in self.lines():
+                yield Frame(line.rstrip(b"\r\n"))
+            return
+        pending: bytes | None = None
+        for line in self.lines():
+            if pending is not None:
+                yield self._bad(pending)
+                pending = None
+            try:
+                yield decode_record(line)
+            except ValueError:
+                if not line.strip():
+                    continue
+                if not line.endswith(b"\n"):
+                    pending = line  # maybe the truncated last line
+                    continue
+                yield self._bad(line)
+        if pending is not None:
+            self.warn(
+                f"{self.name}: the last line is cut short ({len(pending)} bytes): "
+                "the recording was interrupted; skipped it"
+            )
+
+    def _bad(self, line: bytes) -> Frame:
+        self.bad_records += 1
+        return Frame(line.rstrip(b"\r\n"))
+
+    def close(self) -> None:
+        """Close the file (never stdin)."""
+        if self.path != "-":
+            self.stream.close()
+
+
+class CaptureWriter:
+    """Writes a capture: the header, then one flushed line per frame or marker.
+
+    A ``.gz`` path is gzip-compressed with a sync flush after every line, so a
+    killed recorder leaves a file whose every complete line can be read back.
+    """
+
+    def __init__(self, path: str, header: Header) -> None:
+        self.path = path
+        try:
+            self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115
+        except OSError as exc:
+            raise PresenceError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        self._gz: gzip.GzipFile | None = None
+        if path.endswith(".gz"):
+            self._gz = gzip.GzipFile(fileobj=self._file, mode="wb", mtime=0)
+        self.frames = 0
+        self._write(encode_header(header))
+
+    def _write(self, data: bytes) -> None:
+        if self._gz is not None:
+            self._gz.write(data)
+            self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
+        else:
+            self._file.write(data)
+        self._file.flush()
+
+    def frame(self, frame: Frame) -> None:
+        """Record one frame (written and flushed before this returns)."""
+        self._write(encode_frame(frame))
+        self.frames += 1
+
+    def marker(self, marker: Marker) -> None:
+        """Record a connection marker."""
+        self._write(encode_marker(marker))
+
+    def close(self) -> None:
+        """Finish the file (gzip trailer included) and close it."""
+        if self._gz is not None:
+            self._gz.close()
+            self._gz = None
+        if not self._file.closed:
+            self._file.flush()
+            self._file.close()
