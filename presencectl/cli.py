@@ -11,11 +11,11 @@ import importlib
 import sys
 
 from presencectl.app import app
-from presencectl.commands import COMMANDS
+from presencectl.commands import command_modules
 from presencectl.console import Environment
 from presencectl.status import ExitStatus
 
-for _name in COMMANDS:
+for _name in command_modules():
     importlib.import_module(f"presencectl.commands.{_name}")
 
 __all__ = ["app", "run"]

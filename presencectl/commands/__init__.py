@@ -5,4 +5,9 @@ the top; everything heavy (transports, rich tables) is imported inside the
 command body, so ``presencectl --help`` stays fast.
 """
 
-COMMANDS = ("cat", "dialects")
+import pkgutil
+
+
+def command_modules() -> list[str]:
+    """Names of the command modules in this package (each registers itself)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
