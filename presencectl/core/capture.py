@@ -41,11 +41,22 @@ __all__ = [
 FORMAT_VERSION = 1
 MARKS = ("connected", "disconnected", "reconnecting")
 
-#: Query parameters whose values are secrets.
-SECRET_PARAMS = re.compile(
-    r"(token|hash|secret|password|passwd|pass|pwd|key|sig|signature|auth|jwt|session|credential)",
-    re.IGNORECASE,
+#: Query parameter names whose values are secrets: the name itself (``token``,
+#: ``hash``), or a name ending in one (``api_token``, ``X-API-Key``, ``apiKey``);
+#: not names that merely contain one (``tokenType``).
+_SECRET_WORDS = (
+    "token|hash|secret|password|passwd|pass|pwd|key|apikey|sig|signature|auth|"
+    "authorization|jwt|session|sessionid|credential|credentials|access_token"
 )
+_SECRET_NAME = re.compile(rf"^(?:{_SECRET_WORDS})$|[_.-](?:{_SECRET_WORDS})$", re.IGNORECASE)
+_SECRET_CAMEL = re.compile(r"[a-z](?:Token|Key|Secret|Hash|Password|Signature|Auth|Jwt|Session)$")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a query parameter (or header) name carries a secret value."""
+    return bool(_SECRET_NAME.search(name) or _SECRET_CAMEL.search(name))
+
+
 REDACTED = "REDACTED"
 
 
@@ -80,7 +91,7 @@ def redact_url(url: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode(
-            [(k, REDACTED if SECRET_PARAMS.search(k) else v) for k, v in pairs], safe="/:,"
+            [(k, REDACTED if is_secret_name(k) else v) for k, v in pairs], safe="/:,"
         )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 

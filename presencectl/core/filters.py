@@ -26,6 +26,8 @@ __all__ = ["Filter", "parse_filters", "parse_where", "lookup", "parse_point", "M
 NORMALISED = ("type", "subject", "kind", "dialect", "topic", "summary", "presence")
 _GLOB = re.compile(r"[*?\[\]]")
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
+#: Type names the decoder makes up (not spelled in the payload): no shortcut for them.
+SYNTHETIC_TYPES = ("heartbeat", "handshake", "unknown", "presence", "event", "keepalive")
 _OPS = ("!=", ">=", "<=", "=", "~", ">", "<")
 
 
@@ -259,6 +261,8 @@ def _prefilter(include: list[str]) -> tuple[bytes, ...] | None:
     # topic stored beside it in a capture, where '/' stands for '.'), so the
     # longest word of each pattern must appear in any line that can match.
     if not include:
+        return None
+    if any(fnmatchcase(name, p) for name in SYNTHETIC_TYPES for p in include):
         return None
     tokens = []
     for pattern in include:

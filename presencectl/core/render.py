@@ -287,7 +287,7 @@ def _pretty(
                 f"{kind}{escape(e.type or '-'):<24}{reset} "
                 f"{bold}{escape(e.subject or '-'):<18}{reset} {escape(e.summary)}"
             )
-        out = line.encode("utf-8", "backslashreplace") + b"\n"
+        out = line.rstrip().encode("utf-8", "backslashreplace") + b"\n"
         if payload is not None:
             out += payload(e)
         return out

@@ -132,8 +132,9 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
                 kind = Kind.ERROR
         if params.get("step") is not None:
             parts.append(f"{params['step']}%")
-        if params.get("desc"):
-            parts.append(short(params["desc"]))
+        desc = params.get("desc")
+        if desc and desc != OTA_WORDS.get(code):
+            parts.append(short(desc))
     elif etype == "thing.events":
         ident = params.get("identifier")
         if ident:

@@ -1,0 +1,609 @@
+"""Presence analysis: who was up, who flapped, how long each one was away.
+
+:class:`PresenceTracker` is fed normalised :class:`~presencectl.core.events.Event`
+objects one at a time (``tracker.add(event)``, in arrival order) and keeps
+running figures for the stream and for every subject. It is pure: no clock
+reads, no I/O; memory is constant per subject (plus the ``max_gaps`` longest
+gaps of the stream). ``stats`` prints :meth:`PresenceTracker.report`; the
+``--live`` table reads :attr:`PresenceTracker.subjects` as it goes.
+
+Example::
+
+    tracker = PresenceTracker(flap_window=300, gap=60)
+    for event in decoder.decode(line):
+        tracker.add(event)
+    report = tracker.report()   # JSON-ready dict, schema in commands/stats.py
+
+Definitions (these are the contract of ``stats`` and its JSON):
+
+*Time of an event*
+    With ``clock="event"`` (the default) the event's own time, falling back to
+    its receive time; with ``clock="received"`` the receive time, falling back
+    to the event's own time. An event with neither is counted (``untimed``)
+    but not placed in time: it moves no first/last/span/gap figure, and a
+    state change it carries adds no offline time and cannot be a flap.
+
+*State*
+    ``online``/``offline`` as the dialect maps the event (``Event.presence``);
+    None (unknown) until the first event that says. Events without presence
+    leave the state alone.
+
+*State change*
+    An event whose presence differs from the subject's known state. Learning
+    the first state (unknown → online/offline) is not a change.
+
+*Connects / disconnects*
+    How many times the subject came online / went offline: an event that turns
+    the state online (offline → online, or unknown → online by an event of kind
+    ``connect``; a status report that merely says "online" on first sight is
+    not a connect), and the same for offline with kind ``disconnect``.
+    Repeated "online" reports while online (Navixy states every 10 s, Spaces
+    ``party.online`` updates) are not connects.
+
+*Failed connects*
+    Connection attempts the platform refused: kind ``error`` and a type that
+    names a failed/refused/rejected connect (CloudConnect ``failed_connect``).
+    Also counted for the stream, since CloudConnect sends them with a null
+    asset (no subject).
+
+*Flap*
+    A state change that comes at most ``flap_window`` seconds after the
+    subject's previous state change. A device that reboots once
+    (online → offline → online within the window) has one flap; one that
+    drops and reconnects seven times in two minutes has thirteen. A first
+    state change (nothing before it to compare with) is never a flap.
+
+*Offline time*
+    From a change to offline (or the first sight of a subject as offline)
+    until the next change to online. An offline period still open at the end
+    counts up to the last time seen in the stream. ``longest_offline_s`` is
+    the longest single period.
+
+*Silence*
+    The longest interval between two consecutive events of one subject
+    (``longest_silence_s``): a device that went quiet without saying so.
+
+*Gap*
+    An interval longer than ``gap`` seconds in which the stream carried no
+    event. Gaps are measured against the latest time seen so far, so an event
+    that arrives out of order (older than one already seen; counted in
+    ``out_of_order``) neither opens nor closes a gap. ``first``/``last`` are
+    the earliest and latest times seen, whatever the order.
+
+*Out-of-order events of one subject*
+    An event older than one the subject already sent is applied in arrival
+    order but placed at the subject's latest time: a stale "disconnect"
+    replayed from last year does not make the device offline since last year.
+
+*Last reason*
+    Why the subject's presence last changed, in the vendor's words:
+    CloudConnect ``reason`` (``cold_boot``, ``idle_out``, …), the Span event
+    name (``clientDisconnected``), Navixy ``lifecycle_event`` (``block``,
+    ``unblock``) or ``connection_status`` (``signal_lost``), Aliyun
+    ``thing.status`` word (``online``, ``offline``, ``disabled``), the Spaces
+    category without its ``app.event.presence.`` prefix (``party.leaves``).
+    Updated by every event with a presence, every failed connect, and every
+    Navixy ``lifecycle`` event (``unblock`` carries no presence but is the
+    reason a blocked tracker may come back).
+"""
+
+from __future__ import annotations
+
+import heapq
+from datetime import UTC, datetime
+from typing import Any
+
+from presencectl.core.events import Event, Marker
+
+__all__ = [
+    "PresenceTracker",
+    "SubjectStats",
+    "Gap",
+    "reason_of",
+    "is_failed_connect",
+    "SCHEMA",
+    "CLOCKS",
+]
+
+#: The ``schema`` value of :meth:`PresenceTracker.report`; bumped on any key change.
+SCHEMA = "presencectl.stats/1"
+CLOCKS = ("event", "received")
+#: Key used for unparsed payloads in the dialect and kind counts.
+UNPARSED = "unparsed"
+
+_SPACES_PREFIX = "app.event.presence."
+_ALIYUN_STATUS = {0: "inactive", 1: "online", 3: "offline", 8: "disabled"}
+_FAIL_WORDS = ("fail", "refus", "reject", "denied")
+
+
+def is_failed_connect(event: Event) -> bool:
+    """True for a refused connection attempt (CloudConnect ``failed_connect``, and alike).
+
+    >>> is_failed_connect(Event("cloudconnect", "failed_connect", "error", None, None, "", {}))
+    True
+    """
+    if event.kind != "error":
+        return False
+    etype = event.type
+    if not etype:
+        return False
+    low = etype.lower()
+    return "connect" in low and any(word in low for word in _FAIL_WORDS)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return None
+
+
+def reason_of(event: Event) -> str | None:
+    """The vendor's word for why this event changes (or confirms) presence.
+
+    Never raises, whatever the payload holds; returns None when there is none.
+    """
+    raw = event.raw if isinstance(event.raw, dict) else {}
+    dialect = event.dialect
+    if dialect == "cloudconnect":
+        body = raw.get("payload") if isinstance(raw.get("payload"), dict) else raw
+        return _text(body.get("reason")) or event.type
+    if dialect == "navixy":
+        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+        return _text(data.get("lifecycle_event")) or _text(data.get("connection_status")) or event.type
+    if dialect == "aliyun":
+        params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
+        status = params.get("status")
+        if isinstance(status, dict):
+            status = status.get("value")
+        try:
+            code = int(status)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return event.type
+        return _ALIYUN_STATUS.get(code, f"status={code}")
+    if dialect == "spaces":
+        etype = event.type or ""
+        if etype.startswith(_SPACES_PREFIX):
+            etype = etype[len(_SPACES_PREFIX) :]
+        content = raw.get("content") if isinstance(raw.get("content"), dict) else {}
+        if content.get("offline") is True and event.presence == "offline":
+            return f"{etype} (offline)"
+        return etype or None
+    if dialect == "span":
+        return event.type
+    return _text(raw.get("reason")) or event.type
+
+
+def iso(t: float | None) -> str | None:
+    """Epoch seconds as an ISO 8601 UTC string (None stays None)."""
+    if t is None:
+        return None
+    try:
+        return datetime.fromtimestamp(t, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def seconds(value: float | None) -> float | None:
+    """A duration rounded to milliseconds for the report."""
+    return None if value is None else round(value, 3)
+
+
+
+class SubjectStats:
+    """Running presence figures for one subject (see the module docstring).
+
+    Times are float seconds since the epoch (None when unknown). ``seen_seq``
+    and ``changed_seq`` are arrival numbers (1-based) of the subject's last
+    event and last state change: they order subjects for the live table
+    independently of clocks.
+    """
+
+    __slots__ = (
+        "subject",
+        "dialect",
+        "events",
+        "state",
+        "state_since",
+        "first_t",
+        "last_t",
+        "last_received",
+        "seen_seq",
+        "changed_seq",
+        "changed_t",
+        "last_offline",
+        "offline_since",
+        "offline_total",
+        "longest_offline",
+        "longest_offline_start",
+        "longest_silence",
+        "connects",
+        "disconnects",
+        "failed_connects",
+        "errors",
+        "changes",
+        "flaps",
+        "last_type",
+        "last_kind",
+        "last_reason",
+    )
+
+    def __init__(self, subject: str, dialect: str | None) -> None:
+        self.subject = subject
+        self.dialect = dialect
+        self.events = 0
+        self.state: str | None = None
+        #: When the current state began (first sight or last change).
+        self.state_since: float | None = None
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.last_received: float | None = None
+        self.seen_seq = 0
+        self.changed_seq = 0
+        #: Time of the last state *change* (the base for flaps).
+        self.changed_t: float | None = None
+        self.last_offline: float | None = None
+        self.offline_since: float | None = None
+        self.offline_total = 0.0
+        self.longest_offline = 0.0
+        self.longest_offline_start: float | None = None
+        self.longest_silence = 0.0
+        self.connects = 0
+        self.disconnects = 0
+        self.failed_connects = 0
+        self.errors = 0
+        self.changes = 0
+        self.flaps = 0
+        self.last_type: str | None = None
+        self.last_kind: str | None = None
+        self.last_reason: str | None = None
+
+    def offline_until(self, end: float | None) -> tuple[float, float]:
+        """(total, longest) offline seconds, an open period counted up to ``end``."""
+        total, longest = self.offline_total, self.longest_offline
+        if self.offline_since is not None and end is not None and end > self.offline_since:
+            current = end - self.offline_since
+            total += current
+            longest = max(longest, current)
+        return total, longest
+
+    def to_dict(self, end: float | None) -> dict[str, Any]:
+        """This subject's entry in the report (``subjects[]``; keys in SUBJECT_KEYS)."""
+        total, longest = self.offline_until(end)
+        longest_start = self.longest_offline_start
+        if longest > self.longest_offline:
+            longest_start = self.offline_since
+        return {
+            "subject": self.subject,
+            "dialect": self.dialect,
+            "state": self.state,
+            "state_since": iso(self.state_since),
+            "events": self.events,
+            "first_seen": iso(self.first_t),
+            "last_seen": iso(self.last_t),
+            "last_type": self.last_type,
+            "last_kind": self.last_kind,
+            "last_reason": self.last_reason,
+            "last_offline": iso(self.last_offline),
+            "connects": self.connects,
+            "disconnects": self.disconnects,
+            "failed_connects": self.failed_connects,
+            "errors": self.errors,
+            "changes": self.changes,
+            "flaps": self.flaps,
+            "offline_s": seconds(total),
+            "longest_offline_s": seconds(longest),
+            "longest_offline_start": iso(longest_start),
+            "longest_silence_s": seconds(self.longest_silence),
+        }
+
+
+#: The keys of each ``subjects[]`` entry, in order.
+SUBJECT_KEYS = tuple(SubjectStats("", None).to_dict(None))
+
+
+class Gap:
+    """A quiet interval in the stream: ``start`` and ``end`` in epoch seconds."""
+
+    __slots__ = ("start", "end")
+
+    def __init__(self, start: float, end: float) -> None:
+        self.start = start
+        self.end = end
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+    def __lt__(self, other: Gap) -> bool:  # heap order: shortest first
+        return (self.seconds, self.start) < (other.seconds, other.start)
+
+    def __repr__(self) -> str:
+        return f"Gap({self.start!r}, {self.end!r})"
+
+
+def sort_key(s: SubjectStats) -> tuple[int, int, str]:
+    """Report order: most flaps first, then most events, then by name."""
+    return (-s.flaps, -s.events, s.subject)
+
+
+class PresenceTracker:
+    """Running presence and stream figures over a sequence of events.
+
+    Args:
+        flap_window: seconds; a state change at most this long after the
+            subject's previous one is a flap.
+        gap: seconds; a quiet interval longer than this is a gap.
+        clock: ``"event"`` (event time, else receive time) or ``"received"``
+            (receive time, else event time).
+        max_gaps: how many of the longest gaps to keep (all are counted).
+
+    Raises:
+        ValueError: a non-positive window or gap, or an unknown clock.
+
+    Feed it with :meth:`add` (and :meth:`marker` for capture connection
+    markers), then read :meth:`report`, :attr:`subjects` or the attributes.
+    Not thread-safe: a caller that reads it from another thread (the live
+    table) must hold a lock around both.
+    """
+
+    def __init__(
+        self,
+        flap_window: float = 300.0,
+        gap: float = 60.0,
+        clock: str = "event",
+        max_gaps: int = 100,
+    ) -> None:
+        if not flap_window > 0:
+            raise ValueError("the flap window must be a positive number of seconds")
+        if not gap > 0:
+            raise ValueError("the gap must be a positive number of seconds")
+        if clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}")
+        self.flap_window = float(flap_window)
+        self.gap = float(gap)
+        self.clock = clock
+        self.max_gaps = max_gaps
+        self.subjects: dict[str, SubjectStats] = {}
+        self.events = 0
+        self.malformed = 0
+        self.untimed = 0
+        self.out_of_order = 0
+        self.failed_connects = 0
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.gap_count = 0
+        self.gap_total = 0.0
+        self._gaps: list[Gap] = []  # min-heap of the longest max_gaps gaps
+        self.by_dialect: dict[str | None, int] = {}
+        self.by_kind: dict[str | None, int] = {}
+        #: (dialect, type) → [count, kind of the first one seen]
+        self.by_type: dict[tuple[str | None, str | None], list[Any]] = {}
+        self.no_subject = 0
+        self.markers: dict[str, int] = {}
+        #: Arrival number of the last state change of any subject.
+        self.changed_seq = 0
+
+    # ------------------------------------------------------------------ input
+    def time_of(self, event: Event) -> float | None:
+        """The time this tracker places ``event`` at (epoch seconds) or None."""
+        if self.clock == "event":
+            when = event.time
+            if when is not None:
+                try:
+                    return when.timestamp()
+                except (OverflowError, OSError, ValueError):
+                    return event.received
+            return event.received
+        if event.received is not None:
+            return event.received
+        when = event.time
+        if when is None:
+            return None
+        try:
+            return when.timestamp()
+        except (OverflowError, OSError, ValueError):
+            return None
+
+    def add(self, event: Event) -> None:
+        """Take one event into account (call in arrival order)."""
+        self.events += 1
+        seq = self.events
+        dialect = event.dialect
+        kind = event.kind
+        by = self.by_dialect
+        by[dialect] = by.get(dialect, 0) + 1
+        by = self.by_kind
+        by[kind] = by.get(kind, 0) + 1
+        key = (dialect, event.type)
+        entry = self.by_type.get(key)
+        if entry is None:
+            self.by_type[key] = [1, kind]
+        else:
+            entry[0] += 1
+        if dialect is None:
+            self.malformed += 1
+
+        t = self.time_of(event)
+        if t is None:
+            self.untimed += 1
+        else:
+            last = self.last_t
+            if last is None:
+                self.first_t = self.last_t = t
+            elif t > last:
+                if t - last > self.gap:
+                    self._add_gap(last, t)
+                self.last_t = t
+            elif t < last:
+                self.out_of_order += 1
+                if t < self.first_t:  # type: ignore[operator]
+                    self.first_t = t
+
+        failed = kind == "error" and is_failed_connect(event)
+        if failed:
+            self.failed_connects += 1
+
+        subject = event.subject
+        if subject is None:
+            self.no_subject += 1
+            return
+        s = self.subjects.get(subject)
+        if s is None:
+            s = self.subjects[subject] = SubjectStats(subject, dialect)
+        s.events += 1
+        s.seen_seq = seq
+        if dialect is not None:
+            s.dialect = dialect
+        s.last_type = event.type
+        s.last_kind = kind
+        if event.received is not None:
+            s.last_received = event.received
+        if t is not None:
+            if s.first_t is None:
+                s.first_t = t
+            prev = s.last_t
+            if prev is None or t > prev:
+                if prev is not None and t - prev > s.longest_silence:
+                    s.longest_silence = t - prev
+                s.last_t = t
+            elif t < prev:
+                # Older than what this subject already said: apply it in
+                # arrival order, at the subject's latest time, so a stale
+                # event cannot open an offline period in the past.
+                t = prev
+        if kind == "error":
+            s.errors += 1
+            if failed:
+                s.failed_connects += 1
+                s.last_reason = reason_of(event)
+
+        presence = event.presence
+        if presence is None:
+            if dialect == "navixy" and event.type == "lifecycle":
+                s.last_reason = reason_of(event)
+            return
+        s.last_reason = reason_of(event)
+        before = s.state
+        if presence == before:
+            return
+        if presence == "online":
+            if before == "offline" or kind == "connect":
+                s.connects += 1
+            if s.offline_since is not None and t is not None and t >= s.offline_since:
+                period = t - s.offline_since
+                s.offline_total += period
+                if period > s.longest_offline:
+                    s.longest_offline = period
+                    s.longest_offline_start = s.offline_since
+            s.offline_since = None
+        else:
+            if before == "online" or kind == "disconnect":
+                s.disconnects += 1
+            s.offline_since = t
+            s.last_offline = t
+        if before is not None:
+            s.changes += 1
+            base = s.changed_t
+            if t is not None and base is not None and 0 <= t - base <= self.flap_window:
+                s.flaps += 1
+            s.changed_t = t
+        s.state = presence
+        s.state_since = t
+        s.changed_seq = seq
+        self.changed_seq = seq
+
+    def marker(self, marker: Marker) -> None:
+        """Count a capture connection marker (connected, disconnected, reconnecting)."""
+        self.markers[marker.mark] = self.markers.get(marker.mark, 0) + 1
+
+    def _add_gap(self, start: float, end: float) -> None:
+        self.gap_count += 1
+        self.gap_total += end - start
+        gap = Gap(start, end)
+        if len(self._gaps) < self.max_gaps:
+            heapq.heappush(self._gaps, gap)
+        elif self._gaps[0] < gap:
+            heapq.heapreplace(self._gaps, gap)
+
+    # ----------------------------------------------------------------- output
+    @property
+    def gaps(self) -> list[Gap]:
+        """The longest ``max_gaps`` gaps, in time order."""
+        return sorted(self._gaps, key=lambda g: g.start)
+
+    @property
+    def span(self) -> float | None:
+        """Seconds from the first to the last time seen (None without times)."""
+        if self.first_t is None or self.last_t is None:
+            return None
+        return self.last_t - self.first_t
+
+    @property
+    def rate(self) -> float | None:
+        """Timed events per second over the span (None when the span is zero)."""
+        span = self.span
+        if not span:
+            return None
+        return (self.events - self.untimed) / span
+
+    def states(self) -> dict[str, int]:
+        """How many subjects are online, offline, and of unknown state now."""
+        out = {"online": 0, "offline": 0, "unknown": 0}
+        for s in self.subjects.values():
+            out[s.state or "unknown"] += 1
+        return out
+
+    def ranked(self) -> list[SubjectStats]:
+        """Subjects in report order: most flaps first, then most events, then name."""
+        return sorted(self.subjects.values(), key=sort_key)
+
+    def report(self) -> dict[str, Any]:
+        """Everything, as a JSON-ready dict (schema: :data:`SCHEMA`, see ``stats --help``)."""
+        end = self.last_t
+        span = self.span
+        rate = self.rate
+        types = sorted(self.by_type.items(), key=lambda kv: (-kv[1][0], str(kv[0][0]), str(kv[0][1])))
+        return {
+            "schema": SCHEMA,
+            "settings": {"clock": self.clock, "gap_s": self.gap, "flap_window_s": self.flap_window},
+            "events": self.events,
+            "malformed": self.malformed,
+            "untimed": self.untimed,
+            "out_of_order": self.out_of_order,
+            "no_subject": self.no_subject,
+            "failed_connects": self.failed_connects,
+            "first": iso(self.first_t),
+            "last": iso(self.last_t),
+            "span_s": seconds(span),
+            "rate_per_s": None if rate is None else round(rate, 6),
+            "markers": dict(sorted(self.markers.items())),
+            "presence": self.states(),
+            "counts": {
+                "dialect": _named_counts(self.by_dialect),
+                "kind": _named_counts(self.by_kind),
+                "type": [
+                    {"dialect": d if d is not None else UNPARSED, "type": t, "kind": k, "count": n}
+                    for (d, t), (n, k) in types
+                ],
+            },
+            "gaps": [
+                {"start": iso(g.start), "end": iso(g.end), "seconds": seconds(g.seconds)}
+                for g in self.gaps
+            ],
+            "gap_count": self.gap_count,
+            "gap_total_s": seconds(self.gap_total),
+            "subjects": [s.to_dict(end) for s in self.ranked()],
+        }
+
+
+def _named_counts(counts: dict[str | None, int]) -> dict[str, int]:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return {(k if k is not None else UNPARSED): n for k, n in items}
+
+
+#: The top-level keys of :meth:`PresenceTracker.report`, in order.
+REPORT_KEYS = tuple(PresenceTracker().report())

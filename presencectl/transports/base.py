@@ -1,0 +1,117 @@
+"""The seam between live transports and the session driver (``presencectl/live.py``).
+
+A live *source* (WebSocket client, webhook receiver; MQTT and Socket.IO plug in
+the same way) is a thin adapter: it connects, hands over payloads as
+:class:`~presencectl.core.events.Frame` objects, and reports trouble with the
+two exceptions below. It knows nothing about dialects, filters, captures,
+reconnect policy or the terminal: :class:`presencectl.live.Session` owns those.
+
+The life of a source, as the driver uses it::
+
+    detail = source.connect()          # CannotConnect: give up or retry later
+    while ...:
+        frame = source.receive(1.0)    # None: nothing arrived within 1 s
+        ...record, decode, render...   # ConnectionLost: reconnect or stop
+        source.done(frame, problem)    # webhook: answer the POST now
+    source.close()
+
+Errors form a small tree under :class:`~presencectl.errors.TransportError`::
+
+    TransportError
+    ├── CannotConnect     connect() failed: refused, DNS, TLS, HTTP 401, port in use
+    └── ConnectionLost    an established connection went away
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from presencectl.core.events import Frame
+from presencectl.errors import TransportError
+
+__all__ = ["Source", "CannotConnect", "ConnectionLost"]
+
+
+class CannotConnect(TransportError):
+    """:meth:`Source.connect` failed; the message names the endpoint and the cause.
+
+    Args:
+        endpoint: what we tried to reach, credentials removed.
+        cause: why it failed, in a few words ("connection refused").
+        fatal: retrying cannot help (bad credentials, TLS verification, port in
+            use): the driver stops instead of reconnecting.
+    """
+
+    def __init__(self, endpoint: str, cause: str, *, fatal: bool = False) -> None:
+        super().__init__(f"{endpoint}: {cause}")
+        self.endpoint = endpoint
+        self.cause = cause
+        self.fatal = fatal
+
+
+class ConnectionLost(TransportError):
+    """An established connection ended.
+
+    Args:
+        endpoint: the source, credentials removed.
+        cause: what happened ("connection reset by peer", "closed by the server (1001 going away)").
+        clean: the peer closed it on purpose with a normal closure; a session
+            that does not reconnect then ends with exit status 0, not 1.
+    """
+
+    def __init__(self, endpoint: str, cause: str, *, clean: bool = False) -> None:
+        super().__init__(f"{endpoint}: connection lost: {cause}")
+        self.endpoint = endpoint
+        self.cause = cause
+        self.clean = clean
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A live source of frames, driven by :class:`presencectl.live.Session`.
+
+    Attributes:
+        endpoint: the source for messages and the capture header, credentials
+            removed (``wss://host/path?token=REDACTED``).
+        transport: the capture header's ``transport`` (``"websocket"``, ``"webhook"``).
+        markers: write ``connected``/``disconnected``/``reconnecting`` markers
+            to the capture (False for a listening webhook: it has no connection).
+    """
+
+    endpoint: str
+    transport: str
+    markers: bool
+
+    def connect(self) -> str:
+        """Connect (or bind), then do what every (re)connect needs: ``--send``
+        messages, subscriptions, emits. Safe to call again after a loss.
+
+        Returns:
+            A short detail for the ``connected`` marker and notice.
+
+        Raises:
+            CannotConnect: with ``fatal`` set when retrying cannot help.
+        """
+        ...
+
+    def receive(self, timeout: float | None) -> Frame | None:
+        """The next frame, waiting at most ``timeout`` seconds (None: forever).
+
+        Transport chores (answering pings, sending keep-alive pings) happen in
+        here. Returns None when nothing arrived in time.
+
+        Raises:
+            ConnectionLost: the connection ended; call :meth:`connect` to resume.
+        """
+        ...
+
+    def done(self, frame: Frame, problem: str | None) -> None:
+        """``frame`` was recorded and shown; ``problem`` says why its payload
+        could not be read (None: it was fine). The webhook answers its POST
+        here (200, or 400 with ``problem``); other sources do nothing.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release everything; safe to call twice and after a loss."""
+        ...
