@@ -8,6 +8,7 @@ clock and no socket.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -124,34 +125,19 @@ class Pipeline:
 def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:
     """``cat``: feed files (or stdin) through ``pipeline``.
 
-    Plain NDJSON takes a fast path: lines that the filter's cheap byte test
-    rules out are never parsed.
+    Lines that the filter's cheap byte test rules out are never parsed. A
+    large regular file is decoded and rendered by one worker process per core
+    (see :func:`_cat_parallel`); output order is the file's order either way.
     """
-    decoder = pipeline.decoder
-    filt = pipeline.filter
-    may_match = filt.may_match if filt is not None and filt.prefilter is not None else None
     try:
         for path in paths:
             reader = CaptureReader(path, env.warn)
             try:
-                if reader.is_capture:
-                    for record in reader.records():
-                        if type(record) is Frame:
-                            if may_match is not None and not _frame_may_match(may_match, record):
-                                pipeline.counts.frames += 1
-                                continue
-                            pipeline.frame(record)
-                        else:
-                            pipeline.marker(record)
+                workers = _parallel_workers(reader, pipeline, env)
+                if workers > 1:
+                    _cat_parallel(env, reader, pipeline, workers)
                 else:
-                    counts = pipeline.counts
-                    events = pipeline.events
-                    decode = decoder.decode
-                    for line in _json_lines(reader.lines()):
-                        counts.frames += 1
-                        if may_match is not None and not may_match(line):
-                            continue
-                        events(decode(line))
+                    _cat_serial(reader, reader.lines(), pipeline)
             finally:
                 reader.close()
     except LimitReached:
@@ -159,13 +145,153 @@ def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:
     return pipeline.counts
 
 
-def _frame_may_match(may_match: Callable[[bytes], bool], frame: Frame) -> bool:
-    data = frame.data
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogatepass")
-    if frame.topic and may_match(frame.topic.encode("utf-8", "surrogatepass")):
-        return True
-    return may_match(data)
+def _cat_serial(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline) -> None:
+    filt = pipeline.filter
+    if filt is not None and filt.prefilter is not None:
+        lines = _prefiltered(lines, filt.prefilter)
+    if reader.is_capture:
+        frame, marker = pipeline.frame, pipeline.marker
+        for record in reader.records_from(lines):
+            if type(record) is Frame:
+                frame(record)
+            else:
+                marker(record)
+        return
+    counts = pipeline.counts
+    events = pipeline.events
+    decode = pipeline.decoder.decode
+    for payload in _json_lines(lines):
+        counts.frames += 1
+        events(decode(payload))
+
+
+def _prefiltered(lines: Iterable[bytes], tokens: tuple[bytes, ...]) -> Iterator[bytes]:
+    """Drop complete one-line JSON objects that contain none of ``tokens``.
+
+    Anything else (parts of a multi-line document, a cut last line, lines with
+    ``\\u`` escapes that could spell a token) goes through to be parsed.
+    """
+    for line in lines:
+        if line[:1] == b"{" and line.endswith(b"}\n"):
+            for token in tokens:
+                if token in line:
+                    break
+            else:
+                if b"\\u" not in line:
+                    continue
+        yield line
+
+
+# ------------------------------------------------------------------ parallel
+
+#: Files smaller than this are not worth a worker pool.
+PARALLEL_MIN_BYTES = 8 << 20
+_JOB: tuple | None = None  # set in the parent, inherited by forked workers
+
+
+def _parallel_workers(reader: CaptureReader, pipeline: Pipeline, env: Environment) -> int:
+    """How many worker processes to use for this file (1: none)."""
+    wanted = env.environ.get("PRESENCECTL_JOBS")
+    try:
+        jobs = int(wanted) if wanted else (os.cpu_count() or 1)
+    except ValueError:
+        jobs = 1
+    if jobs < 2 or pipeline.limit is not None or pipeline.on_event is not None:
+        return 1
+    if pipeline.recorder is not None or pipeline.output is None or pipeline.output.live:
+        return 1
+    size = reader.size
+    threshold = PARALLEL_MIN_BYTES // 4 if reader.path.endswith(".gz") else PARALLEL_MIN_BYTES
+    if size is None or (size < threshold and not wanted):
+        return 1
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return jobs
+
+
+def _cat_parallel(env: Environment, reader: CaptureReader, pipeline: Pipeline, workers: int) -> None:
+    """Decode and render blocks of lines in worker processes, write them in order.
+
+    The parent only reads blocks, hands them out, and writes what comes back;
+    at most two blocks per worker are in flight, so memory stays flat.
+    """
+    import multiprocessing
+    from collections import deque
+
+    global _JOB
+    _JOB = (pipeline.decoder, pipeline.filter, pipeline.render, reader.is_capture, reader.name)
+    counts = pipeline.counts
+    output = pipeline.output
+    assert output is not None
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
+        pending: deque = deque()
+
+        def collect() -> None:
+            data, frames, events, shown, unparsed, markers, warnings = pending.popleft().get()
+            counts.frames += frames
+            counts.events += events
+            counts.shown += shown
+            counts.unparsed += unparsed
+            counts.markers += markers
+            for message in warnings:
+                env.warn(message)
+            if data:
+                output.write(data)
+
+        for block in reader.chunks():
+            pending.append(pool.apply_async(_cat_block, (block,)))
+            if len(pending) >= 2 * workers:
+                collect()
+        while pending:
+            collect()
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+        _JOB = None
+
+
+def _cat_block(block: bytes) -> tuple:
+    """Worker: one block of lines → rendered bytes and counts."""
+    assert _JOB is not None
+    decoder, filt, render, is_capture, name = _JOB
+    parts: list[bytes] = []
+    output = _Collect(parts)
+    pipeline = Pipeline(decoder, filt, render, output)  # type: ignore[arg-type]
+    warnings: list[str] = []
+    reader = _BlockReader(is_capture, name, warnings.append)
+    _cat_serial(reader, block.splitlines(keepends=True), pipeline)  # type: ignore[arg-type]
+    c = pipeline.counts
+    return b"".join(parts), c.frames, c.events, c.shown, c.unparsed, c.markers, warnings
+
+
+class _Collect:
+    """An Output stand-in that keeps what is written."""
+
+    __slots__ = ("parts", "live")
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+        self.live = False
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def flush(self) -> None:
+        pass
+
+
+class _BlockReader(CaptureReader):
+    """A CaptureReader over lines handed to a worker (no file of its own)."""
+
+    def __init__(self, is_capture: bool, name: str, warn: Callable[[str], None]) -> None:  # noqa: D107
+        self.name = name
+        self.warn = warn
+        self.bad_records = 0
+        self.header = True if is_capture else None  # type: ignore[assignment]
 
 
 #: A pretty-printed document spanning lines is gathered up to this many lines.

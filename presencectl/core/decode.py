@@ -72,13 +72,15 @@ class Decoder:
         events = decoder.decode('{"event": "clientConnected", "deviceId": "d1", "collectionId": "c"}')
     """
 
-    __slots__ = ("times", "forced", "_order", "_generic")
+    __slots__ = ("times", "forced", "_order", "_generic", "_sniffers")
 
     def __init__(self, times: TimeParser | None = None, dialect: Dialect | None = None) -> None:
         self.times = times or TimeParser()
         self.forced = dialect
         self._order = dialects.registry()
         self._generic = dialects.get("generic")
+        # (sniff, dialect) pairs: one attribute lookup less per try on the hot path.
+        self._sniffers = tuple((d.sniff, d) for d in self._order)
 
     def decode(
         self, data: str | bytes, topic: str | None = None, received: float | None = None
@@ -89,7 +91,16 @@ class Decoder:
         except _JSONDecodeError:
             return self._slow(data, topic, received)
         if type(obj) is dict:
-            event = self._normalize(obj, topic)
+            # _normalize inlined: this is the per-line hot path of `cat`.
+            dialect = self.forced
+            if dialect is None:
+                for sniff, dialect in self._sniffers:  # noqa: B007
+                    if sniff(obj, topic):
+                        break
+            try:
+                event = dialect.normalize(obj, topic, self.times)
+            except Exception:  # a dialect must never take the stream down
+                event = self._generic.normalize(obj, topic, self.times)
             event.text = data
             event.topic = topic
             event.received = received
@@ -99,8 +110,8 @@ class Decoder:
     def _normalize(self, obj: dict, topic: str | None) -> Event:
         dialect = self.forced
         if dialect is None:
-            for dialect in self._order:  # noqa: B007
-                if dialect.sniff(obj, topic):
+            for sniff, dialect in self._sniffers:  # noqa: B007
+                if sniff(obj, topic):
                     break
         try:
             return dialect.normalize(obj, topic, self.times)

@@ -82,9 +82,11 @@ Definitions (these are the contract of ``stats`` and its JSON):
     ``unblock``) or ``connection_status`` (``signal_lost``), Aliyun
     ``thing.status`` word (``online``, ``offline``, ``disabled``), the Spaces
     category without its ``app.event.presence.`` prefix (``party.leaves``).
-    Updated by every event with a presence, every failed connect, and every
-    Navixy ``lifecycle`` event (``unblock`` carries no presence but is the
-    reason a blocked tracker may come back).
+    Updated by every state change, every ``connect``/``disconnect`` event
+    (a Spaces ``party.removed`` after ``party.leaves`` says more), every
+    failed connect and every Navixy ``lifecycle`` event (``unblock`` carries
+    no presence but is why a blocked tracker may come back). Repeated status
+    reports of the same state (Navixy every 10 s) leave it alone.
 """
 
 from __future__ import annotations
@@ -175,6 +177,11 @@ def reason_of(event: Event) -> str | None:
     if dialect == "span":
         return event.type
     return _text(raw.get("reason")) or event.type
+
+
+def _str(value: Any) -> str | None:
+    # Kind is a StrEnum: JSON wants the plain string (orjson refuses str subclasses as keys).
+    return None if value is None else str(value)
 
 
 def iso(t: float | None) -> str | None:
@@ -285,7 +292,7 @@ class SubjectStats:
             "first_seen": iso(self.first_t),
             "last_seen": iso(self.last_t),
             "last_type": self.last_type,
-            "last_kind": self.last_kind,
+            "last_kind": _str(self.last_kind),
             "last_reason": self.last_reason,
             "last_offline": iso(self.last_offline),
             "connects": self.connects,
@@ -369,7 +376,6 @@ class PresenceTracker:
         self.max_gaps = max_gaps
         self.subjects: dict[str, SubjectStats] = {}
         self.events = 0
-        self.malformed = 0
         self.untimed = 0
         self.out_of_order = 0
         self.failed_connects = 0
@@ -378,10 +384,8 @@ class PresenceTracker:
         self.gap_count = 0
         self.gap_total = 0.0
         self._gaps: list[Gap] = []  # min-heap of the longest max_gaps gaps
-        self.by_dialect: dict[str | None, int] = {}
-        self.by_kind: dict[str | None, int] = {}
-        #: (dialect, type) → [count, kind of the first one seen]
-        self.by_type: dict[tuple[str | None, str | None], list[Any]] = {}
+        #: (dialect, type, kind) → events; the by_* views are derived from it.
+        self._counts: dict[tuple[str | None, str | None, str | None], int] = {}
         self.no_subject = 0
         self.markers: dict[str, int] = {}
         #: Arrival number of the last state change of any subject.
@@ -410,24 +414,23 @@ class PresenceTracker:
 
     def add(self, event: Event) -> None:
         """Take one event into account (call in arrival order)."""
-        self.events += 1
-        seq = self.events
+        # The hot path of `stats` (a million events): locals, one dict update
+        # for all the counts, the reason looked up only when it can change.
+        self.events = seq = self.events + 1
         dialect = event.dialect
         kind = event.kind
-        by = self.by_dialect
-        by[dialect] = by.get(dialect, 0) + 1
-        by = self.by_kind
-        by[kind] = by.get(kind, 0) + 1
-        key = (dialect, event.type)
-        entry = self.by_type.get(key)
-        if entry is None:
-            self.by_type[key] = [1, kind]
-        else:
-            entry[0] += 1
-        if dialect is None:
-            self.malformed += 1
+        key = (dialect, event.type, kind)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
 
-        t = self.time_of(event)
+        when = event.time
+        if self.clock == "event" and when is not None:
+            try:
+                t: float | None = when.timestamp()
+            except (OverflowError, OSError, ValueError):
+                t = event.received
+        else:
+            t = self.time_of(event) if when is not None else event.received
         if t is None:
             self.untimed += 1
         else:
@@ -456,18 +459,17 @@ class PresenceTracker:
             s = self.subjects[subject] = SubjectStats(subject, dialect)
         s.events += 1
         s.seen_seq = seq
-        if dialect is not None:
-            s.dialect = dialect
         s.last_type = event.type
         s.last_kind = kind
-        if event.received is not None:
-            s.last_received = event.received
+        received = event.received
+        if received is not None:
+            s.last_received = received
         if t is not None:
-            if s.first_t is None:
-                s.first_t = t
             prev = s.last_t
-            if prev is None or t > prev:
-                if prev is not None and t - prev > s.longest_silence:
+            if prev is None:
+                s.first_t = s.last_t = t
+            elif t > prev:
+                if t - prev > s.longest_silence:
                     s.longest_silence = t - prev
                 s.last_t = t
             elif t < prev:
@@ -486,19 +488,24 @@ class PresenceTracker:
             if dialect == "navixy" and event.type == "lifecycle":
                 s.last_reason = reason_of(event)
             return
-        s.last_reason = reason_of(event)
         before = s.state
         if presence == before:
+            # Same state again: a connect/disconnect event still says why
+            # (Spaces party.removed after party.leaves, Span ciotConnect).
+            if kind == "connect" or kind == "disconnect":
+                s.last_reason = reason_of(event)
             return
+        s.last_reason = reason_of(event)
         if presence == "online":
             if before == "offline" or kind == "connect":
                 s.connects += 1
-            if s.offline_since is not None and t is not None and t >= s.offline_since:
-                period = t - s.offline_since
+            since = s.offline_since
+            if since is not None and t is not None and t >= since:
+                period = t - since
                 s.offline_total += period
                 if period > s.longest_offline:
                     s.longest_offline = period
-                    s.longest_offline_start = s.offline_since
+                    s.longest_offline_start = since
             s.offline_since = None
         else:
             if before == "online" or kind == "disconnect":
@@ -530,6 +537,39 @@ class PresenceTracker:
             heapq.heapreplace(self._gaps, gap)
 
     # ----------------------------------------------------------------- output
+    @property
+    def malformed(self) -> int:
+        """Events whose payload could not be parsed (dialect None)."""
+        return sum(n for (d, _, _), n in self._counts.items() if d is None)
+
+    @property
+    def by_dialect(self) -> dict[str | None, int]:
+        """Events per dialect (None: unparsed)."""
+        out: dict[str | None, int] = {}
+        for (d, _, _), n in self._counts.items():
+            out[d] = out.get(d, 0) + n
+        return out
+
+    @property
+    def by_kind(self) -> dict[str | None, int]:
+        """Events per kind (None: unparsed)."""
+        out: dict[str | None, int] = {}
+        for (_, _, k), n in self._counts.items():
+            out[k] = out.get(k, 0) + n
+        return out
+
+    @property
+    def by_type(self) -> dict[tuple[str | None, str | None], list[Any]]:
+        """(dialect, type) → [events, the kind most of them had]."""
+        out: dict[tuple[str | None, str | None], list[Any]] = {}
+        for (d, t, k), n in sorted(self._counts.items(), key=lambda kv: -kv[1]):
+            entry = out.get((d, t))
+            if entry is None:
+                out[(d, t)] = [n, k]
+            else:
+                entry[0] += n
+        return out
+
     @property
     def gaps(self) -> list[Gap]:
         """The longest ``max_gaps`` gaps, in time order."""
@@ -586,7 +626,7 @@ class PresenceTracker:
                 "dialect": _named_counts(self.by_dialect),
                 "kind": _named_counts(self.by_kind),
                 "type": [
-                    {"dialect": d if d is not None else UNPARSED, "type": t, "kind": k, "count": n}
+                    {"dialect": d if d is not None else UNPARSED, "type": t, "kind": _str(k), "count": n}
                     for (d, t), (n, k) in types
                 ],
             },
@@ -602,7 +642,7 @@ class PresenceTracker:
 
 def _named_counts(counts: dict[str | None, int]) -> dict[str, int]:
     items = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-    return {(k if k is not None else UNPARSED): n for k, n in items}
+    return {(str(k) if k is not None else UNPARSED): n for k, n in items}
 
 
 #: The top-level keys of :meth:`PresenceTracker.report`, in order.

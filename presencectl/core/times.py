@@ -83,17 +83,20 @@ class TimeParser:
 
     def __call__(self, value: Any) -> datetime | None:
         """Return an aware datetime for ``value``, or None when it is not a time."""
-        if value is None or value is True or value is False:
+        if type(value) is str:
+            cache = self._cache
+            try:
+                return cache[value]
+            except KeyError:
+                pass
+            if not value:
+                return None
+        elif value is None or value is True or value is False:
             return None
-        if isinstance(value, (int, float)):
+        elif isinstance(value, (int, float)):
             return _from_epoch(float(value))
-        if not isinstance(value, str) or not value:
+        else:
             return None
-        cache = self._cache
-        try:
-            return cache[value]
-        except KeyError:
-            pass
         result = self._parse_text(value)
         if len(cache) > 4096:
             cache.clear()

@@ -8,9 +8,10 @@ so gzipped stdin works too) is read and written transparently.
 from __future__ import annotations
 
 import gzip
+import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, BinaryIO
 
 from presencectl.core.capture import (
@@ -101,6 +102,19 @@ class CaptureReader:
             break
 
     @property
+    def size(self) -> int | None:
+        """Size in bytes of a regular file (None for stdin and pipes)."""
+        if self.path == "-":
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        import stat
+
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    @property
     def is_capture(self) -> bool:
         """True when the file starts with a capture header."""
         return self.header is not None
@@ -114,12 +128,16 @@ class CaptureReader:
 
     def records(self) -> Iterator[Frame | Marker]:
         """Frames and markers, in file order."""
+        return self.records_from(self.lines())
+
+    def records_from(self, lines: Iterable[bytes]) -> Iterator[Frame | Marker]:
+        """Frames and markers from these raw lines (a pre-filtered or partial stream)."""
         if not self.is_capture:
-            for line in self.lines():
+            for line in lines:
                 yield Frame(line.rstrip(b"\r\n"))
             return
         pending: bytes | None = None
-        for line in self.lines():
+        for line in lines:
             if pending is not None:
                 yield self._bad(pending)
                 pending = None
@@ -137,6 +155,37 @@ class CaptureReader:
                 f"{self.name}: the last line is cut short ({len(pending)} bytes): "
                 "the recording was interrupted; skipped it"
             )
+
+    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        """The rest of the file as blocks of whole lines, for parallel decoding.
+
+        Blocks are cut just before a line that starts a JSON document, so a
+        pretty-printed document is never split (see ``runner._json_lines``).
+        """
+        carry = self._first or b""
+        self._first = None
+        stream = self.stream
+        while True:
+            try:
+                block = stream.read(size)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                self.warn(f"{self.name}: compressed data ends early or is corrupt ({exc}); read what was there")
+                block = b""
+            except OSError as exc:
+                raise PresenceError(f"{self.name}: read error: {exc.strerror or exc}") from None
+            if not block:
+                if carry:
+                    yield carry
+                return
+            data = carry + block
+            cut = max(data.rfind(b"\n{"), data.rfind(b"\n["))
+            if cut < 0:
+                cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            yield data[: cut + 1]
+            carry = data[cut + 1 :]
 
     def _bad(self, line: bytes) -> Frame:
         self.bad_records += 1

@@ -117,16 +117,16 @@ def _load_builtins() -> None:
 
 def short(value: Any, limit: int = 60) -> str:
     """A value as a short string for summaries."""
-    text = value if isinstance(value, str) else str(value)
+    text = value if type(value) is str else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def text_or_none(value: Any) -> str | None:
     """A subject id as text (ints kept exact), None for missing/empty."""
-    if value is None or value == "":
+    if type(value) is str:
+        return value or None
+    if value is None:
         return None
-    if isinstance(value, str):
-        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):

@@ -59,23 +59,26 @@ def sniff(obj: dict, topic: str | None) -> bool:
 
 def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     etype = obj.get("event")
-    if not isinstance(etype, str) or not etype:
-        etype = "keepalive"
-    info = TYPES.get(etype) or _guess(etype)
+    info = TYPES.get(etype)  # type: ignore[arg-type]
+    if info is None:
+        if type(etype) is not str or not etype:
+            etype = "keepalive"
+        info = _guess(etype)
     data = obj.get("data")
-    parts: list[str] = []
-    if isinstance(data, dict):
-        for key, value in list(data.items())[:5]:
-            if isinstance(value, (dict, list)):
-                continue
-            parts.append(f"{key}={short(value, 40)}")
+    if type(data) is dict:
+        # Scalars only, the first five: enough to tell messages apart on one line.
+        summary = " ".join(
+            [f"{k}={short(v, 40)}" for k, v in list(data.items())[:5] if type(v) is not dict and type(v) is not list]
+        )
+    else:
+        summary = ""
     event = Event(
         NAME,
         etype,
         info.kind,
         text_or_none(obj.get("deviceId")),
         times(obj.get("time")),
-        " ".join(parts),
+        summary,
         obj,
         info.presence,
     )
