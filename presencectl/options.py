@@ -90,6 +90,10 @@ TimeOpt = Annotated[
 VerboseOpt = Annotated[
     bool, typer.Option("-v", "--verbose", help="pretty: add the payload, indented and highlighted.", rich_help_panel=OUTPUT)
 ]
+LiveOpt = Annotated[
+    bool,
+    typer.Option("--live", help="A presence table (subject, state, last event, last seen, flaps) redrawn in place instead of event lines, then a summary; needs a terminal.", rich_help_panel=OUTPUT),
+]
 AssumeTzOpt = Annotated[
     str, typer.Option("--assume-tz", help="Zone for timestamps that carry none (Span time, Navixy user_time): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
 ]

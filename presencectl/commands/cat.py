@@ -19,6 +19,7 @@ from presencectl.options import (
     KeepaliveOpt,
     KindOpt,
     LimitOpt,
+    LiveOpt,
     OutputArgs,
     SinceOpt,
     SubjectOpt,
@@ -54,6 +55,7 @@ def cat_cmd(
     utc: UtcOpt = False,
     time: TimeOpt = TimeSource.event,
     verbose: VerboseOpt = False,
+    live: LiveOpt = False,
     assume_tz: AssumeTzOpt = "UTC",
 ) -> None:
     """Render a capture or NDJSON stream: the tail renderer and filters, no network.
@@ -63,6 +65,7 @@ def cat_cmd(
       presencectl cat fixtures/span-activity.capture.ndjson
       cat events.ndjson | presencectl cat - -t 'client*' -f json | jq .subject
       presencectl cat fixtures/mixed.capture.ndjson.gz -w data.transport=udp -s '17kl*' -v
+      presencectl cat fixtures/span-activity.capture.ndjson --live
     """
     env = Environment()
 
@@ -72,8 +75,11 @@ def cat_cmd(
         from presencectl.runner import Pipeline, run_cat
 
         filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
-        opts = OutputArgs(fmt, color, utc, time, verbose).render_options(env)
         decoder = make_decoder(dialect, assume_tz)
+        if live:
+            _cat_live(env, files or ["-"], decoder, filt, limit, fmt is not None or verbose, color, utc)
+            return
+        opts = OutputArgs(fmt, color, utc, time, verbose).render_options(env)
         output = Output(env.stdout, live=False)
         pipeline = Pipeline(decoder, filt, make_renderer(opts), output, limit)
         try:
@@ -86,3 +92,24 @@ def cat_cmd(
     guarded(env, body)
 
 
+def _cat_live(env, paths, decoder, filt, limit, line_options, color, utc):  # type: ignore[no-untyped-def]
+    """``cat --live``: the file(s) into a live presence table, then the summary."""
+    from presencectl.console import choose_color
+    from presencectl.errors import UsageError
+    from presencectl.live_table import LiveTable, ensure_terminal
+    from presencectl.runner import Pipeline, run_cat
+
+    ensure_terminal(env)
+    if line_options:
+        raise UsageError("--live shows a table, not event lines: drop -f/--format and -v")
+    use_color = choose_color(color.value, env.stdout_isatty, env.environ)
+    title = ", ".join("stdin" if p == "-" else p for p in paths)
+    with LiveTable(env, color=use_color, utc=utc, title=title) as table:
+        pipeline = Pipeline(decoder, filt, None, None, limit)
+        table.attach(pipeline)
+        try:
+            counts = run_cat(env, paths, pipeline)
+        finally:
+            pipeline.close()
+    if counts.unparsed:
+        env.note(f"{counts.unparsed} of {counts.events} payloads could not be parsed")

@@ -103,8 +103,12 @@ __all__ = [
     "Gap",
     "reason_of",
     "is_failed_connect",
+    "compact",
     "SCHEMA",
     "CLOCKS",
+    "REPORT_KEYS",
+    "SUBJECT_KEYS",
+    "UNPARSED",
 ]
 
 #: The ``schema`` value of :meth:`PresenceTracker.report`; bumped on any key change.
@@ -337,6 +341,33 @@ def sort_key(s: SubjectStats) -> tuple[int, int, str]:
     return (-s.flaps, -s.events, s.subject)
 
 
+def _timestamp(when: datetime) -> float | None:
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def compact(event: Event) -> tuple:
+    """What :meth:`PresenceTracker.add_record` needs of an event, as a small picklable tuple.
+
+    Computes the reason wherever the tracker might need it, so the record
+    does not carry the payload.
+    """
+    kind = event.kind
+    dialect = event.dialect
+    presence = event.presence
+    failed = kind == "error" and is_failed_connect(event)
+    why = None
+    if presence is not None or failed or (dialect == "navixy" and event.type == "lifecycle"):
+        why = reason_of(event)
+    when = event.time
+    return (
+        dialect, event.type, kind, event.subject, _timestamp(when) if when is not None else None,
+        event.received, presence, failed, why,
+    )
+
+
 class PresenceTracker:
     """Running presence and stream figures over a sequence of events.
 
@@ -373,6 +404,8 @@ class PresenceTracker:
         self.flap_window = float(flap_window)
         self.gap = float(gap)
         self.clock = clock
+        self._by_event = clock == "event"
+        self._stamps: dict[Any, float | None] = {}
         self.max_gaps = max_gaps
         self.subjects: dict[str, SubjectStats] = {}
         self.events = 0
@@ -394,43 +427,63 @@ class PresenceTracker:
     # ------------------------------------------------------------------ input
     def time_of(self, event: Event) -> float | None:
         """The time this tracker places ``event`` at (epoch seconds) or None."""
-        if self.clock == "event":
-            when = event.time
-            if when is not None:
-                try:
-                    return when.timestamp()
-                except (OverflowError, OSError, ValueError):
-                    return event.received
-            return event.received
-        if event.received is not None:
-            return event.received
-        when = event.time
-        if when is None:
-            return None
-        try:
-            return when.timestamp()
-        except (OverflowError, OSError, ValueError):
-            return None
+        stamp = _timestamp(event.time) if event.time is not None else None
+        if self._by_event:
+            return stamp if stamp is not None else event.received
+        return event.received if event.received is not None else stamp
 
     def add(self, event: Event) -> None:
         """Take one event into account (call in arrival order)."""
-        # The hot path of `stats` (a million events): locals, one dict update
-        # for all the counts, the reason looked up only when it can change.
-        self.events = seq = self.events + 1
-        dialect = event.dialect
+        when = event.time
+        stamp = None
+        if when is not None:
+            # Streams repeat instants (and TimeParser hands out the same
+            # datetime for the same text): a dict lookup beats timestamp().
+            stamp = self._stamps.get(when)
+            if stamp is None:
+                stamp = _timestamp(when)
+                if stamp is not None:
+                    if len(self._stamps) >= 4096:
+                        self._stamps.clear()
+                    self._stamps[when] = stamp
         kind = event.kind
-        key = (dialect, event.type, kind)
+        self._apply(
+            event.dialect, event.type, kind, event.subject, stamp, event.received, event.presence,
+            kind == "error" and is_failed_connect(event), event,
+        )
+
+    def add_record(self, record: tuple) -> None:
+        """Take one :func:`compact` record into account, as :meth:`add` takes an event.
+
+        For a parallel reader: workers decode and ``compact()`` events, the one
+        tracker takes the records in the original order.
+        """
+        self._apply(*record)
+
+    def _apply(
+        self,
+        dialect: str | None,
+        etype: str | None,
+        kind: str | None,
+        subject: str | None,
+        stamp: float | None,
+        received: float | None,
+        presence: str | None,
+        failed: bool,
+        why: Event | str | None,
+    ) -> None:
+        # The hot path of `stats` (a million events): locals, one dict update
+        # for all the counts, the reason looked up only when it can change
+        # (``why`` is the event, or the reason already looked up by compact()).
+        self.events = seq = self.events + 1
+        key = (dialect, etype, kind)
         counts = self._counts
         counts[key] = counts.get(key, 0) + 1
 
-        when = event.time
-        if self.clock == "event" and when is not None:
-            try:
-                t: float | None = when.timestamp()
-            except (OverflowError, OSError, ValueError):
-                t = event.received
+        if self._by_event:
+            t = stamp if stamp is not None else received
         else:
-            t = self.time_of(event) if when is not None else event.received
+            t = received if received is not None else stamp
         if t is None:
             self.untimed += 1
         else:
@@ -446,11 +499,8 @@ class PresenceTracker:
                 if t < self.first_t:  # type: ignore[operator]
                     self.first_t = t
 
-        failed = kind == "error" and is_failed_connect(event)
         if failed:
             self.failed_connects += 1
-
-        subject = event.subject
         if subject is None:
             self.no_subject += 1
             return
@@ -459,9 +509,8 @@ class PresenceTracker:
             s = self.subjects[subject] = SubjectStats(subject, dialect)
         s.events += 1
         s.seen_seq = seq
-        s.last_type = event.type
+        s.last_type = etype
         s.last_kind = kind
-        received = event.received
         if received is not None:
             s.last_received = received
         if t is not None:
@@ -481,21 +530,20 @@ class PresenceTracker:
             s.errors += 1
             if failed:
                 s.failed_connects += 1
-                s.last_reason = reason_of(event)
+                s.last_reason = reason_of(why) if type(why) is Event else why  # type: ignore[assignment]
 
-        presence = event.presence
         if presence is None:
-            if dialect == "navixy" and event.type == "lifecycle":
-                s.last_reason = reason_of(event)
+            if dialect == "navixy" and etype == "lifecycle":
+                s.last_reason = reason_of(why) if type(why) is Event else why  # type: ignore[assignment]
             return
         before = s.state
         if presence == before:
             # Same state again: a connect/disconnect event still says why
             # (Spaces party.removed after party.leaves, Span ciotConnect).
             if kind == "connect" or kind == "disconnect":
-                s.last_reason = reason_of(event)
+                s.last_reason = reason_of(why) if type(why) is Event else why  # type: ignore[assignment]
             return
-        s.last_reason = reason_of(event)
+        s.last_reason = reason_of(why) if type(why) is Event else why  # type: ignore[assignment]
         if presence == "online":
             if before == "offline" or kind == "connect":
                 s.connects += 1
