@@ -225,7 +225,7 @@ def _cat_parallel(env: Environment, reader: CaptureReader, pipeline: Pipeline, w
     counts = pipeline.counts
     output = pipeline.output
     assert output is not None
-    pool = multiprocessing.get_context("fork").Pool(workers)
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint)
     try:
         pending: deque = deque()
 
@@ -252,6 +252,14 @@ def _cat_parallel(env: Environment, reader: CaptureReader, pipeline: Pipeline, w
         pool.terminate()
         pool.join()
         _JOB = None
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C is the parent's to handle (it terminates the pool); a worker
+    # printing its own KeyboardInterrupt traceback would break SPEC §5.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _cat_block(block: bytes) -> tuple:

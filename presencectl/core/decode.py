@@ -101,13 +101,17 @@ class Decoder:
                 event = dialect.normalize(obj, topic, self.times)
             except Exception:  # a dialect must never take the stream down
                 event = self._generic.normalize(obj, topic, self.times)
+            if type(event) is list:  # a dialect-level batch (Navixy state_batch)
+                for item in event:
+                    item.topic, item.received = topic, received
+                return event
             event.text = data
             event.topic = topic
             event.received = received
             return [event]
         return self._value(obj, data, topic, received)
 
-    def _normalize(self, obj: dict, topic: str | None) -> Event:
+    def _normalize(self, obj: dict, topic: str | None) -> Event | list[Event]:
         dialect = self.forced
         if dialect is None:
             for sniff, dialect in self._sniffers:  # noqa: B007
@@ -120,19 +124,24 @@ class Decoder:
 
     def _value(self, obj: Any, data: str | bytes, topic: str | None, received: float | None) -> list[Event]:
         if type(obj) is dict:
-            event = self._normalize(obj, topic)
-            event.text, event.topic, event.received = data, topic, received
-            return [event]
+            result = self._normalize(obj, topic)
+            if type(result) is list:
+                for item in result:
+                    item.topic, item.received = topic, received
+                return result
+            result.text, result.topic, result.received = data, topic, received
+            return [result]
         if type(obj) is list:
             out: list[Event] = []
             for index, item in enumerate(obj):
                 if type(item) is dict:
-                    event = self._normalize(item, topic)
-                    event.topic, event.received = topic, received
+                    result = self._normalize(item, topic)
+                    for event in result if type(result) is list else [result]:
+                        event.topic, event.received = topic, received
+                        out.append(event)
                 else:
                     reason = f"batch element {index} is {_type_name(item)}, not an object"
-                    event = unparsed(reason, orjson_dumps(item), topic, received)
-                out.append(event)
+                    out.append(unparsed(reason, orjson_dumps(item), topic, received))
             if not obj:
                 out.append(unparsed("an empty JSON array", data, topic, received))
             return out

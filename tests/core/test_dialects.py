@@ -191,7 +191,8 @@ def test_navixy_length_prefixed_message():
     [
         ('{"event":"deviceOnline","device":"x1"}', "deviceOnline", "connect", "x1"),
         ('{"type":"link_down","id":42}', "link_down", "other", "42"),
-        ('{"method":"ota_failed","asset":"a"}', "ota_failed", "firmware", "a"),
+        ('{"method":"ota_failed","asset":"a"}', "ota_failed", "error", "a"),
+        ('{"method":"ota_progress","asset":"a"}', "ota_progress", "firmware", "a"),
         ('{"hello":"world"}', None, "other", None),
     ],
 )
@@ -246,3 +247,24 @@ def test_naive_times_take_the_configured_zone():
     assert oslo("2024-01-10 12:00:00") == datetime(2024, 1, 10, 11, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
         parse_zone("Mars/Olympus")
+
+
+def test_navixy_state_batch_is_one_event_per_tracker():
+    frame = (
+        '{"type":"event","event":"state_batch","data":['
+        '{"source_id":1,"connection_status":"active","gps":{"speed":3}},'
+        '{"source_id":2,"connection_status":"signal_lost"}]}'
+    )
+    events = Decoder().decode(frame, "sub")
+    assert [(e.type, e.subject, e.presence, e.topic) for e in events] == [
+        ("state_batch", "1", "online", "sub"),
+        ("state_batch", "2", "offline", "sub"),
+    ]
+    from presencectl.core.filters import parse_where
+
+    assert parse_where("data.gps.speed=3")(events[0])
+
+
+def test_generic_failure_words_win_over_connect():
+    event = decode_one('{"event":"connection_failed","device":"x"}')
+    assert (event.kind, event.presence) == ("error", None)

@@ -16,14 +16,15 @@ TIME_KEYS = ("time", "timestamp", "ts", "date", "datetime", "created_at")
 def guess_kind(etype: str) -> tuple[Kind, str | None]:
     """A kind (and presence) from words in an unknown event name."""
     low = etype.lower()
+    # Failure words first: "connection_failed" is an error, not a connect.
+    if "fail" in low or "error" in low or "refus" in low or "reject" in low:
+        return Kind.ERROR, None
     if "disconnect" in low or "offline" in low:
         return Kind.DISCONNECT, "offline"
     if "connect" in low or "online" in low:
         return Kind.CONNECT, "online"
     if "firmware" in low or "ota" in low:
         return Kind.FIRMWARE, None
-    if "error" in low or "fail" in low:
-        return Kind.ERROR, None
     if "message" in low or "upstream" in low or "uplink" in low or "data" in low:
         return Kind.MESSAGE, None
     if "state" in low or "status" in low:

@@ -47,12 +47,26 @@ def sniff(obj: dict, topic: str | None) -> bool:
     return False
 
 
-def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
+def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event | list[Event]:
+    if obj.get("event") == "state_batch" and type(obj.get("data")) is list and obj["data"]:
+        # One event per tracker, each shaped like a single ``state`` event so
+        # that the same -w paths (data.gps.speed) work on both.
+        return [
+            _state(dict(obj, data=item), "state_batch", times)
+            for item in obj["data"]
+            if type(item) is dict
+        ] or [_state(obj, "state_batch", times)]
+    return _state(obj, None, times)
+
+
+def _state(obj: dict, forced_type: str | None, times: TimeParser) -> Event:
     frame = obj.get("type")
     etype = obj.get("event") if frame == "event" else frame
     if not isinstance(etype, str) or not etype:
         etype = "event"
     info = TYPES.get(etype, _OTHER)
+    if forced_type is not None:
+        etype = forced_type
     data = obj.get("data")
     subject = None
     presence = None
@@ -61,7 +75,7 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     parts: list[str] = []
     if isinstance(data, dict):
         subject = text_or_none(data.get("source_id"))
-    if etype == "state" and isinstance(data, dict):
+    if etype in ("state", "state_batch") and isinstance(data, dict):
         status = data.get("connection_status")
         if status is not None:
             presence = CONNECTION_PRESENCE.get(status)
