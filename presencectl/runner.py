@@ -16,6 +16,7 @@ from presencectl.console import Environment, Output
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Event, Frame, Marker
 from presencectl.core.filters import Filter
+from presencectl.core.framing import ndjson_payloads
 from presencectl.transports.files import CaptureReader, CaptureWriter
 
 __all__ = ["Counts", "Pipeline", "LimitReached", "run_cat"]
@@ -160,7 +161,7 @@ def _cat_serial(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipelin
     counts = pipeline.counts
     events = pipeline.events
     decode = pipeline.decoder.decode
-    for payload in _json_lines(lines):
+    for payload in ndjson_payloads(lines):
         counts.frames += 1
         events(decode(payload))
 
@@ -300,66 +301,3 @@ class _BlockReader(CaptureReader):
         self.warn = warn
         self.bad_records = 0
         self.header = True if is_capture else None  # type: ignore[assignment]
-
-
-#: A pretty-printed document spanning lines is gathered up to this many lines.
-_MAX_DOC_LINES = 10_000
-
-
-def _json_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """NDJSON payloads: one per line, except a pretty-printed document, kept whole.
-
-    A line that is just ``{`` or ``[`` opens a multi-line document: it is
-    joined with the lines after it until the brackets balance, so
-    pretty-printed JSON (and the vendor sample that is pretty-printed *and*
-    malformed) is one payload, not twenty bad lines. A line starting a new
-    document at column 0 ends the gathering, so one broken line never
-    swallows the records after it.
-    """
-    pending: bytes | None = None
-    it = iter(lines)
-    while True:
-        if pending is not None:
-            line, pending = pending, None
-        else:
-            line = next(it, None)
-            if line is None:
-                return
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped == b"{" or stripped == b"[":
-            parts = [stripped]
-            depth = 1
-            for more in it:
-                if more[:1] in (b"{", b"["):
-                    pending = more
-                    break
-                parts.append(more.rstrip(b"\r\n"))
-                depth += _depth(more)
-                if depth <= 0 or len(parts) >= _MAX_DOC_LINES:
-                    break
-            yield b"\n".join(parts).strip()
-            continue
-        yield stripped
-
-
-def _depth(line: bytes) -> int:
-    """Net bracket depth of one line, ignoring brackets inside strings."""
-    depth = 0
-    in_string = escaped = False
-    for char in line:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == 0x5C:  # backslash
-                escaped = True
-            elif char == 0x22:  # quote
-                in_string = False
-        elif char == 0x22:
-            in_string = True
-        elif char in (0x7B, 0x5B):
-            depth += 1
-        elif char in (0x7D, 0x5D):
-            depth -= 1
-    return depth

@@ -1,5 +1,8 @@
 """Transport framings wrapped around payloads, undone before dialects see them.
 
+NDJSON files and pipes: one payload per line, except a pretty-printed
+document, which :func:`ndjson_payloads` keeps whole.
+
 Navixy's WebSocket speaks Atmosphere: the first frame is a handshake
 ``uuid|interval|X|``, ``X`` frames are heart-beats, and a message may carry a
 ``len|`` prefix (several such messages may share one frame). None of those
@@ -10,9 +13,10 @@ not parse, and plain streams never pay for it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Atmosphere", "unwrap_atmosphere", "HEARTBEAT", "HANDSHAKE"]
+__all__ = ["Atmosphere", "unwrap_atmosphere", "ndjson_payloads", "HEARTBEAT", "HANDSHAKE"]
 
 HEARTBEAT = "heartbeat"
 HANDSHAKE = "handshake"
@@ -74,3 +78,66 @@ def unwrap_atmosphere(text: str) -> Atmosphere | None:
         while pos < len(stripped) and stripped[pos] in "\r\n ":
             pos += 1
     return Atmosphere(None, payloads)
+
+
+#: A pretty-printed document spanning lines is gathered up to this many lines.
+_MAX_DOC_LINES = 10_000
+
+
+def ndjson_payloads(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """NDJSON payloads: one per line, except a pretty-printed document, kept whole.
+
+    A line that is just ``{`` or ``[`` opens a multi-line document: it is
+    joined with the lines after it until the brackets balance, so
+    pretty-printed JSON (and the vendor sample that is pretty-printed *and*
+    malformed) is one payload, not twenty bad lines. A line starting a new
+    document at column 0 ends the gathering, so one broken line never
+    swallows the records after it.
+    """
+    pending: bytes | None = None
+    it = iter(lines)
+    while True:
+        if pending is not None:
+            line, pending = pending, None
+        else:
+            line = next(it, None)
+            if line is None:
+                return
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped == b"{" or stripped == b"[":
+            parts = [stripped]
+            depth = 1
+            for more in it:
+                if more[:1] in (b"{", b"["):
+                    pending = more
+                    break
+                parts.append(more.rstrip(b"\r\n"))
+                depth += _depth(more)
+                if depth <= 0 or len(parts) >= _MAX_DOC_LINES:
+                    break
+            yield b"\n".join(parts).strip()
+            continue
+        yield stripped
+
+
+def _depth(line: bytes) -> int:
+    """Net bracket depth of one line, ignoring brackets inside strings."""
+    depth = 0
+    in_string = escaped = False
+    for char in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == 0x5C:  # backslash
+                escaped = True
+            elif char == 0x22:  # quote
+                in_string = False
+        elif char == 0x22:
+            in_string = True
+        elif char in (0x7B, 0x5B):
+            depth += 1
+        elif char in (0x7D, 0x5D):
+            depth -= 1
+    return depth

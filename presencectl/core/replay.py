@@ -263,6 +263,9 @@ class Schedule:
         loops = options.loops
         speed = options.speed
         max_gap = options.max_gap
+        # Without --from, a record earlier than the start is not outside the
+        # window: its time went backwards (it follows its predecessor).
+        windowed = options.start is not None
         vt = 0.0  # virtual time so far, gaps capped, in capture seconds
         carry = 0.0  # the gap left over from the end of the previous loop
         loop = 0
@@ -270,7 +273,10 @@ class Schedule:
             loop += 1
             sent = 0
             records = self.open_records()
-            timeline = self._timeline(records)
+            if self.timing == "recorded" and self.filter is None:
+                timeline = _recorded(records)  # the common case, kept lean
+            else:
+                timeline = self._timeline(records)
             first = True
             prev = lo = 0.0
             hi: float | None = None
@@ -283,7 +289,7 @@ class Schedule:
                         first = False
                     if x is None:
                         x = prev  # no time of its own: right after its predecessor
-                    if x < lo:
+                    if x < lo and windowed:
                         self.outside += 1
                         continue
                     if hi is not None and x > hi:
@@ -310,7 +316,6 @@ class Schedule:
                     vt += gap
                     if type(record) is Frame:
                         sent += 1
-                        self.frames += 1
                     yield Scheduled(
                         None if speed is None else vt / speed, record, prev - lo, loop, events
                     )
@@ -320,6 +325,7 @@ class Schedule:
                 if close is not None:
                     close()
             self.loops_done = loop
+            self.frames += sent
             if sent == 0:
                 break  # nothing in the window: looping again would spin forever
             end = hi if hi is not None else prev
@@ -407,6 +413,27 @@ class Schedule:
                 yield None, early, early_events
 
 
+def _recorded(records: Iterable[Record]) -> Iterator[tuple[float | None, Record, None]]:
+    """``Schedule._timeline`` for a capture with no filter: each record at its own ``t``."""
+    it = iter(records)
+    head: list[Record] = []
+    for record in it:
+        x = record.t
+        if x is None:
+            head.append(record)
+            continue
+        for early in head:
+            yield x, early, None
+        yield x, record, None
+        break
+    else:
+        for early in head:
+            yield None, early, None
+        return
+    for record in it:
+        yield record.t, record, None
+
+
 def _event_time(events: list[Event]) -> float | None:
     for event in events:
         if event.time is not None:
@@ -443,11 +470,14 @@ class TimingStats:
     size (so an endless ``--loop 0`` replay does not grow without bound).
     """
 
-    __slots__ = ("count", "max", "_samples", "_keep", "_rng")
+    __slots__ = ("count", "max", "last", "_samples", "_keep", "_rng")
 
     def __init__(self, keep: int = 200_000, seed: int = 0) -> None:
         self.count = 0
         self.max = 0.0
+        #: The most recent error: with one clock from the start it stays as
+        #: small as the others however long the replay (no drift).
+        self.last = 0.0
         self._samples: list[float] = []
         self._keep = keep
         self._rng = random.Random(seed)
@@ -455,6 +485,7 @@ class TimingStats:
     def add(self, error: float) -> None:
         """Record one error (its absolute value counts)."""
         error = abs(error)
+        self.last = error
         self.count += 1
         if error > self.max:
             self.max = error
@@ -472,6 +503,7 @@ class TimingStats:
             self.add(value)
         self.count += other.count - len(other._samples)
         self.max = max(self.max, other.max)
+        self.last = other.last
 
     def percentile(self, q: float) -> float:
         """The ``q`` quantile (0..1), nearest rank; 0 with no samples."""
@@ -482,12 +514,12 @@ class TimingStats:
         return ordered[rank]
 
     def describe(self) -> str:
-        """``timing error p50 0.08 ms, p99 0.61 ms, max 1.9 ms`` (empty when nothing was timed)."""
+        """``timing error p50 0.08 ms, p99 0.61 ms, max 1.90 ms, last 0.05 ms`` ("" if nothing was timed)."""
         if not self.count:
             return ""
         return (
             f"timing error p50 {_ms(self.percentile(0.5))}, p99 {_ms(self.percentile(0.99))}, "
-            f"max {_ms(self.max)}"
+            f"max {_ms(self.max)}, last {_ms(self.last)}"
         )
 
 
@@ -506,7 +538,7 @@ class Player:
     Args:
         items: from a :class:`Schedule`.
         clock: where time comes from (``now``/``sleep_until``).
-        stats: where timing errors go (default: a fresh :class:`TimingStats`).
+        stats: where the timing errors of frames go (default: a fresh :class:`TimingStats`).
 
     Call :meth:`run` with a ``deliver`` callback; it returns True when every
     item was delivered, False when :meth:`pause` was called (from inside
@@ -520,7 +552,9 @@ class Player:
         self.clock = clock
         self.stats = stats if stats is not None else TimingStats()
         self.start: float | None = None
+        #: Items delivered (counted when :meth:`run` returns).
         self.delivered = 0
+        #: The item :meth:`pause` was called on.
         self.last: Scheduled | None = None
         self._paused = False
 
@@ -541,19 +575,24 @@ class Player:
             resumed_at = now()
         start = self.start
         self._paused = False
-        for item in self.items:
-            self.last = item
-            due = item.due
-            if due is not None:
-                deadline = start + due
-                if resumed_at is not None and deadline <= resumed_at:
-                    pass  # fell due while paused: catch up, not a timing error
-                else:
-                    if now() < deadline:
-                        sleep_until(deadline)
-                    add(now() - deadline)
-            deliver(item)
-            self.delivered += 1
-            if self._paused:
-                return False
-        return True
+        delivered = 0
+        try:
+            for item in self.items:
+                due = item.due
+                if due is not None:
+                    deadline = start + due
+                    if resumed_at is not None and deadline <= resumed_at:
+                        pass  # fell due while paused: catch up, not a timing error
+                    else:
+                        if now() < deadline:
+                            sleep_until(deadline)
+                        if type(item.record) is Frame:
+                            add(now() - deadline)
+                deliver(item)
+                delivered += 1
+                if self._paused:
+                    self.last = item
+                    return False
+            return True
+        finally:
+            self.delivered += delivered

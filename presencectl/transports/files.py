@@ -160,7 +160,7 @@ class CaptureReader:
         """The rest of the file as blocks of whole lines, for parallel decoding.
 
         Blocks are cut just before a line that starts a JSON document, so a
-        pretty-printed document is never split (see ``runner._json_lines``).
+        pretty-printed document is never split (see ``core.framing.ndjson_payloads``).
         """
         carry = self._first or b""
         self._first = None

@@ -1,0 +1,328 @@
+"""``presencectl replay``: play a capture back at real or accelerated speed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from presencectl.app import app, guarded
+from presencectl.console import Environment
+from presencectl.errors import UsageError
+from presencectl.options import (
+    AssumeTzOpt,
+    ColorMode,
+    ColorOpt,
+    DialectOpt,
+    FilterArgs,
+    FormatOpt,
+    GrepOpt,
+    KeepaliveOpt,
+    KindOpt,
+    OutputArgs,
+    SubjectOpt,
+    TimeOpt,
+    TimeSource,
+    TypeOpt,
+    UtcOpt,
+    VerboseOpt,
+    WhereOpt,
+    make_decoder,
+)
+
+TARGET = "Target"
+TIMING = "Timing"
+FILTERS = "Filters"
+
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+
+
+@app.command("replay")
+def replay_cmd(
+    capture: Annotated[
+        str, typer.Argument(help="Capture file (.gz too), plain NDJSON, or - for stdin.", show_default=False)
+    ],
+    *,
+    serve: Annotated[
+        str | None,
+        typer.Option(
+            "--serve",
+            metavar="[ws://]HOST:PORT[/path]",
+            help="Run a WebSocket test server that replays to every client that connects (port 0: any free port).",
+            rich_help_panel=TARGET,
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="URL",
+            help="Send the frames to ws(s)://… as a client, or POST each to http(s)://… (webhook style).",
+            rich_help_panel=TARGET,
+        ),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("-H", "--header", metavar="'Name: value'", help="--to: a header for the WebSocket handshake or each POST (repeatable).", rich_help_panel=TARGET),
+    ] = None,
+    allow_remote: Annotated[
+        bool, typer.Option("--allow-remote", help="--serve: allow binding an address other than loopback.", rich_help_panel=TARGET)
+    ] = False,
+    shared: Annotated[
+        bool, typer.Option("--shared", help="--serve: one timeline broadcast to all clients, instead of each client from the start.", rich_help_panel=TARGET)
+    ] = False,
+    wait_for_client: Annotated[
+        bool, typer.Option("--wait-for-client", help="--serve --shared: start the clock when the first client connects.", rich_help_panel=TARGET)
+    ] = False,
+    replay_disconnects: Annotated[
+        bool,
+        typer.Option(
+            "--replay-disconnects",
+            help="Turn each 'disconnected' marker into a real close (--serve: the clients; --to ws: our connection). A client that reconnects continues the timeline where it stopped.",
+            rich_help_panel=TARGET,
+        ),
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="--to wss/https: do not verify the server's TLS certificate.", rich_help_panel=TARGET)
+    ] = False,
+    cacert: Annotated[
+        str | None, typer.Option("--cacert", metavar="FILE", help="--to wss/https: verify the server with this CA bundle.", rich_help_panel=TARGET)
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.1, metavar="SECONDS", help="--to: how long to wait to connect or for an answer (default 10).", rich_help_panel=TARGET),
+    ] = None,
+    speed: Annotated[
+        str, typer.Option("--speed", metavar="X|max", help="1 = real time, 10 = ten times faster, max = no waiting.", rich_help_panel=TIMING)
+    ] = "1",
+    max_gap: Annotated[
+        float | None,
+        typer.Option("--max-gap", min=0, metavar="SECONDS", help="Cap every idle gap at this many seconds of capture time (before --speed).", rich_help_panel=TIMING),
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", metavar="OFFSET|TIME", help="Start here: an offset from the start of the capture (90s, 5m) or a time (local; UTC with --utc).", rich_help_panel=TIMING),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="OFFSET|TIME", help="Stop at the first record after this offset (90s, 5m) or time.", rich_help_panel=TIMING),
+    ] = None,
+    loop: Annotated[
+        int, typer.Option("--loop", min=0, metavar="N", help="Play it N times; 0 = forever.", rich_help_panel=TIMING)
+    ] = 1,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", metavar="N", help="Ignore recorded times: N frames per second (needed for NDJSON whose events carry no time).", rich_help_panel=TIMING),
+    ] = None,
+    type_: TypeOpt = None,
+    subject: SubjectOpt = None,
+    dialect: DialectOpt = None,
+    kind: KindOpt = None,
+    where: WhereOpt = None,
+    grep: GrepOpt = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("-n", "--limit", min=1, help="Stop after N matching events (stdout) or N frames (--to; --serve: per client).", rich_help_panel=FILTERS),
+    ] = None,
+    keepalive: KeepaliveOpt = False,
+    fmt: FormatOpt = None,
+    color: ColorOpt = ColorMode.auto,
+    utc: UtcOpt = False,
+    time: TimeOpt = TimeSource.event,
+    verbose: VerboseOpt = False,
+    assume_tz: AssumeTzOpt = "UTC",
+) -> None:
+    """Play a capture back: to the terminal, a WebSocket test server, or a ws/http endpoint.
+
+    Frames are sent when they fall due on one monotonic clock started at the
+    beginning, so timing errors never add up. A frame is sent when any of its
+    events matches the filters. A plain NDJSON file replays by its events'
+    own times, or at --rate N frames per second. --from/--until pick a window
+    (use them instead of the --since/--until filters of cat).
+
+    [bold]Examples[/]
+
+      presencectl replay fixtures/span-activity.capture.ndjson --speed 10
+      presencectl replay customer.capture.ndjson.gz --serve 127.0.0.1:8765 --max-gap 2 --loop 0
+      presencectl replay events.ndjson --rate 200 --to ws://127.0.0.1:9000/ingest
+      presencectl replay munic.capture.ndjson --to http://127.0.0.1:3000/webhooks/munic --speed 60
+      presencectl replay session.capture.ndjson --from 5m --until 10m -t 'firmware*' --speed 4
+    """
+    env = Environment()
+
+    def body() -> None:
+        from datetime import UTC
+
+        from presencectl.core.replay import ReplayOptions, parse_point, parse_speed
+        from presencectl.core.times import parse_zone
+
+        # Check the command line before touching files or sockets.
+        if serve is not None and to is not None:
+            raise UsageError("--serve and --to are two different targets: give one")
+        for given, name in ((shared, "--shared"), (wait_for_client, "--wait-for-client"), (allow_remote, "--allow-remote")):
+            if given and serve is None:
+                raise UsageError(f"{name} only applies with --serve")
+        if wait_for_client and not shared:
+            raise UsageError(
+                "--wait-for-client only applies with --shared (each client already gets "
+                "its own replay from the start when it connects)"
+            )
+        for given, name in ((header, "-H/--header"), (insecure, "--insecure"), (cacert, "--cacert"), (timeout is not None, "--timeout")):
+            if given and to is None:
+                raise UsageError(f"{name} only applies with --to")
+        if replay_disconnects and serve is None and to is None:
+            raise UsageError("--replay-disconnects only applies with --serve or --to")
+        if serve is not None or to is not None:
+            output_flags = (
+                (fmt is not None, "-f/--format"),
+                (color is not ColorMode.auto, "--color"),
+                (utc and from_ is None and until is None, "--utc"),
+                (time is not TimeSource.event, "--time"),
+                (verbose, "-v/--verbose"),
+            )
+            for given, name in output_flags:
+                if given:
+                    raise UsageError(f"{name} shapes the output on stdout; it does not apply with --serve/--to")
+        speed_value = parse_speed(speed)
+        if rate is not None and not rate > 0:
+            raise UsageError(f"bad --rate {rate:g}: frames per second, above 0")
+        zone = UTC if utc else parse_zone("local")
+        options = ReplayOptions(
+            speed=speed_value,
+            max_gap=max_gap,
+            start=parse_point(from_, zone, "--from") if from_ is not None else None,
+            end=parse_point(until, zone, "--until") if until is not None else None,
+            loops=loop,
+            rate=rate,
+        )
+        if options.start and options.end:
+            s, e = options.start, options.end
+            if s.offset is not None and e.offset is not None and e.offset < s.offset:
+                raise UsageError(f"--until {until} is before --from {from_}")
+            if s.time is not None and e.time is not None and e.time < s.time:
+                raise UsageError(f"--until {until} is before --from {from_}")
+        filt = FilterArgs(type_, subject, kind, where, grep, None, None, keepalive).build(env, utc)
+        decoder = make_decoder(dialect, assume_tz)
+
+        target = None
+        serve_at = None
+        if to is not None:
+            from presencectl.transports.targets import TargetOptions, make_target
+
+            target = make_target(
+                to,
+                TargetOptions(
+                    headers=list(header or ()),
+                    insecure=insecure,
+                    cacert=cacert,
+                    timeout=timeout if timeout is not None else 10.0,
+                    replay_disconnects=replay_disconnects,
+                    warn=env.warn,
+                ),
+            )
+            if replay_disconnects and not target.honours_disconnects:
+                raise UsageError(f"--replay-disconnects does not apply to {to.split(':', 1)[0]}:// targets")
+        if serve is not None:
+            serve_at = parse_serve(serve)
+            check_bind(serve_at[0], allow_remote)
+
+        from presencectl.replay import (
+            Replay,
+            ReplayServer,
+            ReplaySource,
+            replay_to_stdout,
+            replay_to_target,
+            run_server,
+        )
+
+        many = serve_at is not None and not shared
+        source = ReplaySource(capture, env.warn, passes=None if many else loop or None)
+        replay = Replay(source, options, decoder, filt, source.warn)  # each warning once, however many clients
+        if not source.is_capture and not rate:
+            env.note(f"{source.name} is plain NDJSON: replaying by the events' own times (--rate N to pace it instead)")
+
+        if serve_at is not None:
+            host, port, path = serve_at
+            server = ReplayServer(
+                replay,
+                host=host,
+                port=port,
+                path=path,
+                shared=shared,
+                wait_for_client=wait_for_client,
+                replay_disconnects=replay_disconnects,
+                limit=limit,
+            )
+            run_server(env, server, progress=env.stderr_isatty)
+        elif target is not None:
+            replay_to_target(env, replay, target, progress=env.stderr_isatty, limit=limit)
+        else:
+            from presencectl.console import Output
+            from presencectl.core.render import make_renderer
+            from presencectl.runner import Pipeline
+
+            opts = OutputArgs(fmt, color, utc, time, verbose).render_options(env)
+            output = Output(env.stdout, live=speed_value is not None)
+            pipeline = Pipeline(decoder, filt, make_renderer(opts), output, limit)
+            # On a shared terminal the events are the progress: no bar over them.
+            progress = env.stderr_isatty and not env.stdout_isatty
+            replay_to_stdout(env, replay, pipeline, progress=progress)
+
+    guarded(env, body)
+
+
+def parse_serve(text: str) -> tuple[str, int, str | None]:
+    """``--serve [ws://]HOST:PORT[/path]`` (also ``PORT`` or ``:PORT``) → host, port, path.
+
+    >>> parse_serve("8765"), parse_serve("ws://localhost:0/span")
+    (('127.0.0.1', 8765, None), ('localhost', 0, '/span'))
+    """
+    from urllib.parse import urlsplit
+
+    value = text.strip()
+    if "://" in value:
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() != "ws":
+            raise UsageError(f"bad --serve {text!r}: the test server speaks plain ws:// (no TLS)")
+    else:
+        rest = value
+    if rest.isdigit():
+        rest = f"127.0.0.1:{rest}"
+    elif rest.startswith(":"):
+        rest = "127.0.0.1" + rest
+    try:
+        parts = urlsplit("ws://" + rest)
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"bad --serve {text!r}: expected [ws://]HOST:PORT[/path]") from None
+    if port is None or not parts.hostname:
+        raise UsageError(f"bad --serve {text!r}: expected [ws://]HOST:PORT[/path] (port 0: any free port)")
+    return parts.hostname, port, parts.path or None
+
+
+def check_bind(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback address unless ``--allow-remote``.
+
+    Raises:
+        UsageError: the address is not loopback (or unknown).
+    """
+    import ipaddress
+    import socket
+
+    if allow_remote:
+        return
+    if host.lower() in LOOPBACK_NAMES:
+        return
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except OSError:
+            raise UsageError(f"--serve {host}: unknown host") from None
+        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    if not addresses or not all(a.is_loopback for a in addresses):
+        raise UsageError(
+            f"--serve {host}: not a loopback address; the test server would be reachable from "
+            "other machines. Add --allow-remote if that is what you want"
+        )
