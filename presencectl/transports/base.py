@@ -13,6 +13,8 @@ The life of a source, as the driver uses it::
         frame = source.receive(1.0)    # None: nothing arrived within 1 s
         ...record, decode, render...   # ConnectionLost: reconnect or stop
         source.done(frame, problem)    # webhook: answer the POST now
+        if not source.pending():       # about to wait: flush what was rendered
+            ...
     source.close()
 
 Errors form a small tree under :class:`~presencectl.errors.TransportError`::
@@ -102,6 +104,14 @@ class Source(Protocol):
 
         Raises:
             ConnectionLost: the connection ended; call :meth:`connect` to resume.
+        """
+        ...
+
+    def pending(self) -> bool:
+        """True when :meth:`receive` would return a frame at once, from data
+        already buffered. The driver flushes rendered output only when this is
+        False, so nothing shown waits in a buffer while the process waits for
+        the network, and a burst costs one write. Return False when unsure.
         """
         ...
 
