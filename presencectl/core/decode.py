@@ -188,10 +188,13 @@ class Decoder:
                 topic, received, True,
             )
             events = [control]
-        else:
-            events = []
-        for payload in framed.payloads:
-            events.extend(self.decode(payload, topic, received))
+            for payload in framed.payloads:
+                events.extend(self.decode(payload, topic, received))
+            return events
+        events = [e for payload in framed.payloads for e in self.decode(payload, topic, received)]
+        if not any(e.parsed for e in events):
+            # Nothing in it was JSON: show the frame as received, prefix and all.
+            return [unparsed("invalid JSON (a length-prefixed frame holding no JSON object)", data, topic, received)]
         return events
 
 

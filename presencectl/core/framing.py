@@ -59,22 +59,23 @@ def unwrap_atmosphere(text: str) -> Atmosphere | None:
             m.group(1),
             int(m.group(2)),
         )
-    if not _LENGTH.match(stripped):
+    first = _LENGTH.match(stripped)
+    if not first:
         return None
     payloads: list[str] = []
     pos = 0
     while pos < len(stripped):
         m = _LENGTH.match(stripped, pos)
-        if not m:
-            return None if not payloads else Atmosphere(None, payloads + [stripped[pos:]])
-        length = int(m.group(1))
-        start = m.end()
-        chunk = stripped[start : start + length]
-        if len(chunk) != length:
-            return None
+        length = int(m.group(1)) if m else -1
+        chunk = stripped[m.end() : m.end() + length] if m else ""
+        if not m or len(chunk) != length:
+            # The lengths do not add up (a server counting bytes, not
+            # characters, say): the frame is one message after its prefix.
+            rest = stripped[first.end() :]
+            return Atmosphere(None, [rest]) if rest.strip() else None
         if chunk.strip() != "X":
             payloads.append(chunk)
-        pos = start + length
+        pos = m.end() + length
         while pos < len(stripped) and stripped[pos] in "\r\n ":
             pos += 1
     return Atmosphere(None, payloads)
