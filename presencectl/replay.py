@@ -606,15 +606,15 @@ class ReplayServer:
         wait_for_client: bool = False,
         replay_disconnects: bool = False,
         limit: int | None = None,
+        server_factory: Callable[..., Any] | None = None,
     ) -> None:
         self.replay = replay
         self.shared = shared
         self.wait_for_client = wait_for_client
         self.replay_disconnects = replay_disconnects
         self.limit = limit
-        self.server = WebSocketServer(
-            self._shared_client if shared else self._client, host, port, path
-        )
+        make = server_factory or WebSocketServer
+        self.server = make(self._shared_client if shared else self._client, host, port, path)
         self.finished = threading.Event()
         #: Timing errors of the timelines that ended (all of them after :meth:`stop`).
         self.stats = TimingStats()
@@ -727,14 +727,14 @@ class ReplayServer:
         if session is None:
             session = self._new_session()
         session.clock.interrupt = client.closed
-        send = client.send
+        send = _frame_sender(client)
         disconnects = self.replay_disconnects
 
         def deliver(item: Scheduled) -> None:
             record = item.record
             session.offset = item.offset
             if type(record) is Frame:
-                if not send(record.data):
+                if not send(record):
                     raise _ClientGone
                 session.sent += 1
             elif disconnects and record.mark == "disconnected":  # type: ignore[union-attr]
@@ -776,10 +776,9 @@ class ReplayServer:
             record = item.record
             session.offset = item.offset
             if type(record) is Frame:
-                data = record.data
                 session.sent += 1
                 for client in server.clients:
-                    if client.send(data):
+                    if _frame_sender(client)(record):
                         self.deliveries += 1
             elif self.replay_disconnects and record.mark == "disconnected":  # type: ignore[union-attr]
                 session.player.pause()
@@ -802,6 +801,15 @@ class ReplayServer:
                 for client in server.clients:
                     client.close(NORMAL, "replay finished")
             self.finished.set()
+
+
+def _frame_sender(client: Any) -> Callable[[Frame], bool]:
+    """``client.send_frame`` (Socket.IO: the frame's topic is the event name), else ``client.send(frame.data)``."""
+    send_frame = getattr(client, "send_frame", None)
+    if send_frame is not None:
+        return send_frame
+    send = client.send
+    return lambda frame: send(frame.data)
 
 
 def serve_capture(
@@ -838,7 +846,8 @@ def run_server(env: Environment, server: ReplayServer, *, progress: bool) -> Non
     replay = server.replay
     server.start()
     mode = "one shared timeline" if server.shared else "each client from the start"
-    env.note(f"serving {replay.source.name} on {server.url} ({mode}; Ctrl-C to stop)")
+    where = getattr(server.server, "description", server.url)
+    env.note(f"serving {replay.source.name} on {where} ({mode}; Ctrl-C to stop)")
     view = None
     if progress:
         view = Progress(env, f"serving {server.url}", replay.options.speed, None)

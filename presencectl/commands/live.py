@@ -40,6 +40,18 @@ from presencectl.options import (
     WhereOpt,
     make_decoder,
 )
+from presencectl.socketio_options import (
+    NOT_FOR_SOCKETIO,
+    AuthOpt,
+    EioOpt,
+    EmitOpt,
+    EventOpt,
+    NamespaceOpt,
+    SocketIOArgs,
+    SocketIOCommand,
+    SocketIOOpt,
+    wants_socketio,
+)
 
 if TYPE_CHECKING:
     from presencectl.live import Session
@@ -135,6 +147,7 @@ class ConnectArgs:
     listen: bool = False
     max_body: str = "16M"
     basic_auth: str | None = None
+    sio: SocketIOArgs = field(default_factory=SocketIOArgs)
 
     def given(self) -> dict[str, bool]:
         """Which flags differ from their defaults (for misuse errors)."""
@@ -157,8 +170,8 @@ class ConnectArgs:
         }
 
 
-def source_kind(source: str, listen: bool) -> str:
-    """``"websocket"``, ``"webhook"`` or ``"file"`` for SOURCE.
+def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
+    """``"websocket"``, ``"socketio"``, ``"webhook"`` or ``"file"`` for SOURCE.
 
     >>> source_kind("wss://example.com/x", False), source_kind("-", False)
     ('websocket', 'file')
@@ -169,6 +182,10 @@ def source_kind(source: str, listen: bool) -> str:
     """
     scheme, sep, _ = source.partition("://")
     scheme = scheme.lower()
+    if wants_socketio(source, socketio):
+        if listen:
+            raise UsageError("--listen takes an http:// URL; Socket.IO sources connect out")
+        return "socketio"
     if not sep or source == "-" or not scheme.isalnum():
         if listen:
             raise UsageError(f"--listen needs SOURCE to be http://HOST:PORT/path, not {source!r}")
@@ -198,6 +215,13 @@ def _duration(text: str, flag: str, allow_zero: bool = False) -> float:
 def _check_applicable(kind: str, args: ConnectArgs) -> None:
     given = args.given()
     wrong: list[str] = []
+    if kind == "socketio":
+        wrong = [f for f in (*_WEBHOOK_ONLY, *NOT_FOR_SOCKETIO) if given[f]]
+        if wrong:
+            why = "; ".join(f"{f}: {NOT_FOR_SOCKETIO[f]}" for f in wrong if f in NOT_FOR_SOCKETIO)
+            raise UsageError(f"{', '.join(wrong)} cannot be used with a Socket.IO source" + (f" ({why})" if why else ""))
+        return
+    args.sio.check_not_socketio({"file": "a file source", "webhook": "the webhook receiver"}.get(kind, "a WebSocket source"))
     if kind == "file":
         wrong = [f for f, on in given.items() if on]
         where = "a file source"
@@ -240,6 +264,20 @@ def build_source(
         UsageError: a malformed URL, header, duration, size, or an unreadable file.
     """
     _check_applicable(kind, args)
+    if kind == "socketio":
+        from presencectl.transports.socketio_client import socketio_source_from_args
+
+        return socketio_source_from_args(
+            source,
+            **args.sio.source_kwargs(),
+            headers=args.headers,
+            cacert=args.cacert,
+            cert=args.cert,
+            key=args.key,
+            insecure=args.insecure,
+            connect_timeout=_duration(args.connect_timeout, "--connect-timeout"),
+            warn=warn or env.warn,
+        )
     if kind == "websocket":
         from presencectl.transports.ws_client import (
             WsOptions,
@@ -305,7 +343,7 @@ def run_live(
     from presencectl.runner import Pipeline, run_cat
     from presencectl.transports.files import CaptureWriter
 
-    kind = source_kind(source_text, args.listen)
+    kind = source_kind(source_text, args.listen, args.sio.socketio)
     _check_applicable(kind, args)
     session: Session | None = None
 
@@ -332,6 +370,7 @@ def run_live(
             source.endpoint if source is not None else source_text,
             source.transport if source is not None else "file",
             time.time(),
+            topics=getattr(source, "topics", None),
             headers=args.headers or None,
         )
         recorder = CaptureWriter(record, header)
@@ -383,7 +422,7 @@ def _guard(env: Environment, body: Any) -> None:
         raise typer.Exit(143) from None
 
 
-@app.command("tail")
+@app.command("tail", cls=SocketIOCommand)
 def tail_cmd(
     source: SourceArg,
     *,
@@ -402,6 +441,12 @@ def tail_cmd(
     listen: ListenOpt = False,
     max_body: MaxBodyOpt = "16M",
     basic_auth: BasicAuthOpt = None,
+    socketio: SocketIOOpt = False,
+    namespace: NamespaceOpt = None,
+    emit: EmitOpt = None,
+    event: EventOpt = None,
+    auth: AuthOpt = None,
+    eio: EioOpt = None,
     record: Annotated[
         str | None,
         typer.Option("--record", help="Also write a capture to FILE (.gz compresses); every frame is on disk before it is shown.", rich_help_panel=RECORDING, show_default=False),
@@ -441,6 +486,7 @@ def tail_cmd(
     args = ConnectArgs(
         header or [], subprotocol or [], send or [], send_file or [], reconnect, timeout,
         connect_timeout, ping_interval, cacert, cert, key, insecure, listen, max_body, basic_auth,
+        SocketIOArgs.from_options(socketio, namespace, emit, event, auth, eio),
     )
     filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     output = OutputArgs(fmt, color, utc, time, verbose)
@@ -453,7 +499,7 @@ def tail_cmd(
     )
 
 
-@app.command("record")
+@app.command("record", cls=SocketIOCommand)
 def record_cmd(
     source: SourceArg,
     *,
@@ -476,6 +522,12 @@ def record_cmd(
     listen: ListenOpt = False,
     max_body: MaxBodyOpt = "16M",
     basic_auth: BasicAuthOpt = None,
+    socketio: SocketIOOpt = False,
+    namespace: NamespaceOpt = None,
+    emit: EmitOpt = None,
+    event: EventOpt = None,
+    auth: AuthOpt = None,
+    eio: EioOpt = None,
     type_: TypeOpt = None,
     subject: SubjectOpt = None,
     dialect: DialectOpt = None,
@@ -502,6 +554,7 @@ def record_cmd(
     args = ConnectArgs(
         header or [], subprotocol or [], send or [], send_file or [], reconnect, timeout,
         connect_timeout, ping_interval, cacert, cert, key, insecure, listen, max_body, basic_auth,
+        SocketIOArgs.from_options(socketio, namespace, emit, event, auth, eio),
     )
     filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     _guard(

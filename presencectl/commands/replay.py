@@ -29,6 +29,13 @@ from presencectl.options import (
     WhereOpt,
     make_decoder,
 )
+from presencectl.socketio_options import (
+    Eio,
+    ServeEioOpt,
+    ServeEventOpt,
+    ServeNamespaceOpt,
+    ServeSocketIOOpt,
+)
 
 TARGET = "Target"
 TIMING = "Timing"
@@ -65,6 +72,10 @@ def replay_cmd(
         list[str] | None,
         typer.Option("-H", "--header", metavar="'Name: value'", help="--to: a header for the WebSocket handshake or each POST (repeatable).", rich_help_panel=TARGET),
     ] = None,
+    socketio: ServeSocketIOOpt = False,
+    namespace: ServeNamespaceOpt = None,
+    eio: ServeEioOpt = Eio.v4,
+    event: ServeEventOpt = None,
     allow_remote: Annotated[
         bool, typer.Option("--allow-remote", help="--serve: allow binding an address other than loopback.", rich_help_panel=TARGET)
     ] = False,
@@ -159,9 +170,12 @@ def replay_cmd(
         # Check the command line before touching files or sockets.
         if serve is not None and to is not None:
             raise UsageError("--serve and --to are two different targets: give one")
-        for given, name in ((shared, "--shared"), (wait_for_client, "--wait-for-client"), (allow_remote, "--allow-remote")):
+        for given, name in ((shared, "--shared"), (wait_for_client, "--wait-for-client"), (allow_remote, "--allow-remote"), (socketio, "--socketio")):
             if given and serve is None:
                 raise UsageError(f"{name} only applies with --serve")
+        for given, name in ((namespace is not None, "--namespace"), (eio is not Eio.v4, "--eio"), (event is not None, "--event")):
+            if given and not socketio:
+                raise UsageError(f"{name} only applies with --serve --socketio")
         if wait_for_client and not shared:
             raise UsageError(
                 "--wait-for-client only applies with --shared (each client already gets "
@@ -223,7 +237,7 @@ def replay_cmd(
             if replay_disconnects and not target.honours_disconnects:
                 raise UsageError(f"--replay-disconnects does not apply to {to.split(':', 1)[0]}:// targets")
         if serve is not None:
-            serve_at = parse_serve(serve)
+            serve_at = parse_serve(serve, socketio)
             check_bind(serve_at[0], allow_remote)
 
         from presencectl.replay import (
@@ -243,6 +257,18 @@ def replay_cmd(
 
         if serve_at is not None:
             host, port, path = serve_at
+            factory = None
+            if socketio:
+                from functools import partial
+
+                from presencectl.transports.socketio_server import SocketIOServer, capture_namespace
+
+                factory = partial(
+                    SocketIOServer,
+                    eio=int(eio.value),
+                    namespace=namespace or capture_namespace(source.header) or "/",
+                    event=event or "message",
+                )
             server = ReplayServer(
                 replay,
                 host=host,
@@ -252,6 +278,7 @@ def replay_cmd(
                 wait_for_client=wait_for_client,
                 replay_disconnects=replay_disconnects,
                 limit=limit,
+                server_factory=factory,
             )
             run_server(env, server, progress=env.stderr_isatty)
         elif target is not None:
@@ -271,7 +298,7 @@ def replay_cmd(
     guarded(env, body)
 
 
-def parse_serve(text: str) -> tuple[str, int, str | None]:
+def parse_serve(text: str, socketio: bool = False) -> tuple[str, int, str | None]:
     """``--serve [ws://]HOST:PORT[/path]`` (also ``PORT`` or ``:PORT``) → host, port, path.
 
     >>> parse_serve("8765"), parse_serve("ws://localhost:0/span")
@@ -282,8 +309,9 @@ def parse_serve(text: str) -> tuple[str, int, str | None]:
     value = text.strip()
     if "://" in value:
         scheme, _, rest = value.partition("://")
-        if scheme.lower() != "ws":
-            raise UsageError(f"bad --serve {text!r}: the test server speaks plain ws:// (no TLS)")
+        expected = "sio" if socketio else "ws"
+        if scheme.lower() != expected:
+            raise UsageError(f"bad --serve {text!r}: the test server speaks plain {expected}:// (no TLS)")
     else:
         rest = value
     if rest.isdigit():
