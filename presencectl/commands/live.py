@@ -28,6 +28,7 @@ from presencectl.options import (
     KeepaliveOpt,
     KindOpt,
     LimitOpt,
+    LiveOpt,
     OutputArgs,
     SinceOpt,
     SubjectOpt,
@@ -330,8 +331,9 @@ def run_live(
     limit: int | None,
     record: str | None,
     quiet: bool,
+    live_table: bool = False,
 ) -> None:
-    """The body shared by ``tail`` and ``record``."""
+    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``)."""
     import contextlib
     import os
     import signal
@@ -350,6 +352,14 @@ def run_live(
     def warn(message: str) -> None:  # from the transport: keep off the counter line
         (session or env).warn(message)
 
+    if live_table:
+        from presencectl.live_table import ensure_terminal
+
+        ensure_terminal(env)
+        if output is not None and (output.fmt is not None or output.verbose):
+            raise UsageError("--live shows a table, not event lines: drop -f/--format and -v")
+        if quiet:
+            raise UsageError("--live and -q/--quiet exclude each other")
     source = build_source(source_text, kind, args, env, warn) if kind != "file" else None
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
     if record == "-":
@@ -357,7 +367,7 @@ def run_live(
     filt = filters.build(env, output.utc if output is not None else False)
     decoder = make_decoder(dialect, assume_tz)
     render = out = None
-    if not quiet and output is not None:
+    if not quiet and output is not None and not live_table:
         from presencectl.core.render import make_renderer
 
         render = make_renderer(output.render_options(env))
@@ -381,6 +391,21 @@ def run_live(
 
     previous = signal.signal(signal.SIGTERM, on_term)
     started = time.monotonic()
+    table = None
+    if live_table:
+        from presencectl.console import choose_color
+        from presencectl.live_table import LiveTable
+
+        assert output is not None
+        table = LiveTable(
+            env,
+            color=choose_color(output.color.value, env.stdout_isatty, env.environ),
+            utc=output.utc,
+            title=source.endpoint if source is not None else source_text,
+            wall_clock=time.time if source is not None else None,
+        )
+        table.__enter__()
+        table.attach(pipeline)
     try:
         if source is None:
             run_cat(env, [source_text], pipeline)
@@ -399,6 +424,8 @@ def run_live(
             env.note(ending.message)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if table is not None:
+            table.__exit__(None, None, None)
         try:
             pipeline.close()
         finally:
@@ -469,6 +496,7 @@ def tail_cmd(
     utc: UtcOpt = False,
     time: TimeOpt = TimeSource.event,
     verbose: VerboseOpt = False,
+    live: LiveOpt = False,
     assume_tz: AssumeTzOpt = "UTC",
 ) -> None:
     """Watch a live stream: a WebSocket, a webhook receiver, or a file/stdin.
@@ -481,6 +509,7 @@ def tail_cmd(
       presencectl tail "wss://api.eu.navixy.com/v2/event/subscription?X-Atmosphere-Transport=websocket" --send-file subscribe.json -f json | jq .subject
       presencectl tail http://127.0.0.1:8088/munic --listen
       presencectl tail ws://127.0.0.1:9000/events --record s.capture.ndjson --timeout 30
+      presencectl tail wss://… -H "X-API-Token: $TOKEN" --live
     """
     env = Environment()
     args = ConnectArgs(
@@ -494,7 +523,7 @@ def tail_cmd(
         env,
         lambda: run_live(
             env, source, args, filters, output, dialect=dialect, assume_tz=assume_tz,
-            limit=limit, record=record, quiet=quiet,
+            limit=limit, record=record, quiet=quiet, live_table=live,
         ),
     )
 

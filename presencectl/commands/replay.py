@@ -19,6 +19,7 @@ from presencectl.options import (
     GrepOpt,
     KeepaliveOpt,
     KindOpt,
+    LiveOpt,
     OutputArgs,
     SubjectOpt,
     TimeOpt,
@@ -141,6 +142,7 @@ def replay_cmd(
     utc: UtcOpt = False,
     time: TimeOpt = TimeSource.event,
     verbose: VerboseOpt = False,
+    live: LiveOpt = False,
     assume_tz: AssumeTzOpt = "UTC",
 ) -> None:
     """Play a capture back: to the terminal, a WebSocket test server, or a ws/http endpoint.
@@ -158,6 +160,7 @@ def replay_cmd(
       presencectl replay events.ndjson --rate 200 --to ws://127.0.0.1:9000/ingest
       presencectl replay munic.capture.ndjson --to http://127.0.0.1:3000/webhooks/munic --speed 60
       presencectl replay session.capture.ndjson --from 5m --until 10m -t 'firmware*' --speed 4
+      presencectl replay customer.capture.ndjson.gz --speed 20 --live
     """
     env = Environment()
 
@@ -170,6 +173,8 @@ def replay_cmd(
         # Check the command line before touching files or sockets.
         if serve is not None and to is not None:
             raise UsageError("--serve and --to are two different targets: give one")
+        if live and (serve is not None or to is not None):
+            raise UsageError("--live shows the replay on this terminal: it does not go with --serve or --to")
         for given, name in ((shared, "--shared"), (wait_for_client, "--wait-for-client"), (allow_remote, "--allow-remote"), (socketio, "--socketio")):
             if given and serve is None:
                 raise UsageError(f"{name} only applies with --serve")
@@ -283,6 +288,21 @@ def replay_cmd(
             run_server(env, server, progress=env.stderr_isatty)
         elif target is not None:
             replay_to_target(env, replay, target, progress=env.stderr_isatty, limit=limit)
+        elif live:
+            from presencectl.console import choose_color
+            from presencectl.live_table import LiveTable, ensure_terminal
+            from presencectl.runner import Pipeline
+
+            ensure_terminal(env)
+            if fmt is not None or verbose:
+                raise UsageError("--live shows a table, not event lines: drop -f/--format and -v")
+            pipeline = Pipeline(decoder, filt, None, None, limit)
+            # "last seen" against the replayed stream's own clock, not today's.
+            with LiveTable(
+                env, color=choose_color(color.value, True, env.environ), utc=utc, title=source.name
+            ) as table:
+                table.attach(pipeline)
+                replay_to_stdout(env, replay, pipeline, progress=False)
         else:
             from presencectl.console import Output
             from presencectl.core.render import make_renderer

@@ -117,7 +117,17 @@ def _load_builtins() -> None:
 
 def short(value: Any, limit: int = 60) -> str:
     """A value as a short string for summaries."""
-    text = value if type(value) is str else str(value)
+    if type(value) is str:
+        text = value
+    elif isinstance(value, (dict, list, bool)) or value is None:
+        import orjson  # JSON spelling for structures: {"a":1}, not {'a': 1}
+
+        try:
+            text = orjson.dumps(value).decode()
+        except TypeError:
+            text = str(value)
+    else:
+        text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
