@@ -316,7 +316,8 @@ def test_live_counter_is_drawn_and_erased():
     [
         (["http://127.0.0.1:8088/x"], "needs --listen"),
         (["ws://127.0.0.1:9/x", "--listen"], "--listen takes an http:// URL"),
-        (["mqtt://broker"], "unsupported source mqtt://"),
+        (["gopher://broker"], "unsupported source gopher://"),
+        (["mqtt://broker", "-H", "X: y"], "-H cannot be used with"),
         (["fixtures/navixy.capture.ndjson", "-H", "X: y"], "-H cannot be used with a file source"),
         (["http://127.0.0.1:8088/x", "--listen", "--send", "x"], "--send cannot be used with the webhook receiver"),
         (["ws://127.0.0.1:9/x", "--basic-auth", "a:b"], "--basic-auth cannot be used with a WebSocket source"),

@@ -361,7 +361,7 @@ def test_to_http_refused_is_exit_1():
         (["--max-gap", "-1"], b"--max-gap"),
         (["--from", "whenever"], b"--from"),
         (["--from", "5m", "--until", "1m"], b"before --from"),
-        (["--to", "mqtt://127.0.0.1:1883"], b"not available yet"),
+        (["--to", "ws://127.0.0.1:1/x", "--topic-prefix", "t/"], b"--topic-prefix only applies with --to mqtt"),
         (["--to", "ftp://127.0.0.1/x"], b"not a replay target"),
         (["--to", "127.0.0.1:9000"], b"--to"),
         (["--to", "ws://127.0.0.1:1/x", "--serve", "127.0.0.1:0"], b"give one"),

@@ -17,6 +17,22 @@ import typer
 from presencectl.app import app, guarded
 from presencectl.console import Environment
 from presencectl.errors import UsageError
+from presencectl.mqtt_options import (
+    AliyunDeviceOpt,
+    CleanSessionOpt,
+    ClientIdOpt,
+    DeviceSecretOpt,
+    MqttArgs,
+    MqttCommand,
+    MqttVersionOpt,
+    PasswordOpt,
+    PublishOpt,
+    QosOpt,
+    ShareOpt,
+    SkipRetainedOpt,
+    TopicOpt,
+    UsernameOpt,
+)
 from presencectl.options import (
     AssumeTzOpt,
     ColorMode,
@@ -149,6 +165,7 @@ class ConnectArgs:
     max_body: str = "16M"
     basic_auth: str | None = None
     sio: SocketIOArgs = field(default_factory=SocketIOArgs)
+    mqtt: MqttArgs = field(default_factory=MqttArgs)
 
     def given(self) -> dict[str, bool]:
         """Which flags differ from their defaults (for misuse errors)."""
@@ -195,13 +212,17 @@ def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
         if listen:
             raise UsageError("--listen takes an http:// URL; ws:// and wss:// are for connecting out")
         return "websocket"
+    if scheme in ("mqtt", "mqtts"):
+        if listen:
+            raise UsageError("--listen takes an http:// URL; mqtt:// and mqtts:// are for connecting out")
+        return "mqtt"
     if scheme in ("http", "https"):
         if not listen:
             raise UsageError(
                 f"{scheme}:// SOURCE needs --listen (a webhook receiver); to connect to a WebSocket use ws:// or wss://"
             )
         return "webhook"
-    raise UsageError(f"unsupported source {scheme}:// (expected ws://, wss://, http:// with --listen, or a file)")
+    raise UsageError(f"unsupported source {scheme}:// (expected ws://, wss://, mqtt://, mqtts://, http:// with --listen, or a file)")
 
 
 def _duration(text: str, flag: str, allow_zero: bool = False) -> float:
@@ -217,12 +238,21 @@ def _check_applicable(kind: str, args: ConnectArgs) -> None:
     given = args.given()
     wrong: list[str] = []
     if kind == "socketio":
+        args.mqtt.check_not_mqtt("a Socket.IO source")
         wrong = [f for f in (*_WEBHOOK_ONLY, *NOT_FOR_SOCKETIO) if given[f]]
         if wrong:
             why = "; ".join(f"{f}: {NOT_FOR_SOCKETIO[f]}" for f in wrong if f in NOT_FOR_SOCKETIO)
             raise UsageError(f"{', '.join(wrong)} cannot be used with a Socket.IO source" + (f" ({why})" if why else ""))
         return
-    args.sio.check_not_socketio({"file": "a file source", "webhook": "the webhook receiver"}.get(kind, "a WebSocket source"))
+    args.sio.check_not_socketio(
+        {"file": "a file source", "webhook": "the webhook receiver", "mqtt": "an MQTT source"}.get(kind, "a WebSocket source")
+    )
+    if kind == "mqtt":
+        wrong = [f for f in ("-H", "--subprotocol", "--send", "--send-file", "--ping-interval", *_WEBHOOK_ONLY) if given[f]]
+        if wrong:
+            raise UsageError(f"{', '.join(wrong)} cannot be used with an MQTT source (MQTT: -T, --publish, --username)")
+        return
+    args.mqtt.check_not_mqtt({"file": "a file source", "webhook": "the webhook receiver"}.get(kind, "a WebSocket source"))
     if kind == "file":
         wrong = [f for f, on in given.items() if on]
         where = "a file source"
@@ -278,6 +308,16 @@ def build_source(
             insecure=args.insecure,
             connect_timeout=_duration(args.connect_timeout, "--connect-timeout"),
             warn=warn or env.warn,
+        )
+    if kind == "mqtt":
+        return args.mqtt.build_source(
+            source,
+            cacert=args.cacert,
+            cert=args.cert,
+            key=args.key,
+            insecure=args.insecure,
+            connect_timeout=_duration(args.connect_timeout, "--connect-timeout"),
+            notice=warn or env.warn,
         )
     if kind == "websocket":
         from presencectl.transports.ws_client import (
@@ -449,7 +489,11 @@ def _guard(env: Environment, body: Any) -> None:
         raise typer.Exit(143) from None
 
 
-@app.command("tail", cls=SocketIOCommand)
+class LiveCommand(MqttCommand, SocketIOCommand):
+    """``--publish TOPIC PAYLOAD`` and ``--emit EVENT JSON`` both take two values."""
+
+
+@app.command("tail", cls=LiveCommand)
 def tail_cmd(
     source: SourceArg,
     *,
@@ -474,6 +518,18 @@ def tail_cmd(
     event: EventOpt = None,
     auth: AuthOpt = None,
     eio: EioOpt = None,
+    topic: TopicOpt = None,
+    qos: QosOpt = 0,
+    mqtt_version: MqttVersionOpt = None,
+    client_id: ClientIdOpt = None,
+    username: UsernameOpt = None,
+    password: PasswordOpt = None,
+    share: ShareOpt = None,
+    publish: PublishOpt = None,
+    clean_session: CleanSessionOpt = True,
+    skip_retained: SkipRetainedOpt = False,
+    aliyun_device: AliyunDeviceOpt = None,
+    device_secret: DeviceSecretOpt = None,
     record: Annotated[
         str | None,
         typer.Option("--record", help="Also write a capture to FILE (.gz compresses); every frame is on disk before it is shown.", rich_help_panel=RECORDING, show_default=False),
@@ -516,6 +572,10 @@ def tail_cmd(
         header or [], subprotocol or [], send or [], send_file or [], reconnect, timeout,
         connect_timeout, ping_interval, cacert, cert, key, insecure, listen, max_body, basic_auth,
         SocketIOArgs.from_options(socketio, namespace, emit, event, auth, eio),
+        MqttArgs(
+            topic or [], qos, mqtt_version, client_id, username, password, share,
+            [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
+        ),
     )
     filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     output = OutputArgs(fmt, color, utc, time, verbose)
@@ -528,7 +588,7 @@ def tail_cmd(
     )
 
 
-@app.command("record", cls=SocketIOCommand)
+@app.command("record", cls=LiveCommand)
 def record_cmd(
     source: SourceArg,
     *,
@@ -557,6 +617,18 @@ def record_cmd(
     event: EventOpt = None,
     auth: AuthOpt = None,
     eio: EioOpt = None,
+    topic: TopicOpt = None,
+    qos: QosOpt = 0,
+    mqtt_version: MqttVersionOpt = None,
+    client_id: ClientIdOpt = None,
+    username: UsernameOpt = None,
+    password: PasswordOpt = None,
+    share: ShareOpt = None,
+    publish: PublishOpt = None,
+    clean_session: CleanSessionOpt = True,
+    skip_retained: SkipRetainedOpt = False,
+    aliyun_device: AliyunDeviceOpt = None,
+    device_secret: DeviceSecretOpt = None,
     type_: TypeOpt = None,
     subject: SubjectOpt = None,
     dialect: DialectOpt = None,
@@ -584,6 +656,10 @@ def record_cmd(
         header or [], subprotocol or [], send or [], send_file or [], reconnect, timeout,
         connect_timeout, ping_interval, cacert, cert, key, insecure, listen, max_body, basic_auth,
         SocketIOArgs.from_options(socketio, namespace, emit, event, auth, eio),
+        MqttArgs(
+            topic or [], qos, mqtt_version, client_id, username, password, share,
+            [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
+        ),
     )
     filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     _guard(

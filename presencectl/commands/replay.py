@@ -95,8 +95,19 @@ def replay_cmd(
         ),
     ] = False,
     insecure: Annotated[
-        bool, typer.Option("--insecure", help="--to wss/https: do not verify the server's TLS certificate.", rich_help_panel=TARGET)
+        bool, typer.Option("--insecure", help="--to wss/https/mqtts: do not verify the server's TLS certificate.", rich_help_panel=TARGET)
     ] = False,
+    topic_prefix: Annotated[
+        str | None,
+        typer.Option("--topic-prefix", metavar="NEW|OLD=NEW", help="--to mqtt: put NEW before every recorded topic, or replace a leading OLD with NEW.", rich_help_panel=TARGET),
+    ] = None,
+    qos: Annotated[
+        int, typer.Option("--qos", min=0, max=2, help="--to mqtt: QoS of the republished messages (retain is always off).", rich_help_panel=TARGET)
+    ] = 0,
+    topic: Annotated[
+        str | None,
+        typer.Option("--topic", metavar="TOPIC", help="--to mqtt: the topic for frames recorded without one (WebSocket captures).", rich_help_panel=TARGET),
+    ] = None,
     cacert: Annotated[
         str | None, typer.Option("--cacert", metavar="FILE", help="--to wss/https: verify the server with this CA bundle.", rich_help_panel=TARGET)
     ] = None,
@@ -157,6 +168,7 @@ def replay_cmd(
 
       presencectl replay fixtures/span-activity.capture.ndjson --speed 10
       presencectl replay customer.capture.ndjson.gz --serve 127.0.0.1:8765 --max-gap 2 --loop 0
+      presencectl replay customer.capture.ndjson.gz --to mqtt://127.0.0.1:1883 --topic-prefix test/ --speed max
       presencectl replay events.ndjson --rate 200 --to ws://127.0.0.1:9000/ingest
       presencectl replay munic.capture.ndjson --to http://127.0.0.1:3000/webhooks/munic --speed 60
       presencectl replay session.capture.ndjson --from 5m --until 10m -t 'firmware*' --speed 4
@@ -173,6 +185,10 @@ def replay_cmd(
         # Check the command line before touching files or sockets.
         if serve is not None and to is not None:
             raise UsageError("--serve and --to are two different targets: give one")
+        is_mqtt = to is not None and to.lower().startswith(("mqtt://", "mqtts://"))
+        for given, name in ((topic_prefix is not None, "--topic-prefix"), (qos != 0, "--qos"), (topic is not None, "--topic")):
+            if given and not is_mqtt:
+                raise UsageError(f"{name} only applies with --to mqtt://…")
         if live and (serve is not None or to is not None):
             raise UsageError("--live shows the replay on this terminal: it does not go with --serve or --to")
         for given, name in ((shared, "--shared"), (wait_for_client, "--wait-for-client"), (allow_remote, "--allow-remote"), (socketio, "--socketio")):
@@ -237,6 +253,7 @@ def replay_cmd(
                     timeout=timeout if timeout is not None else 10.0,
                     replay_disconnects=replay_disconnects,
                     warn=env.warn,
+                    extra={"topic_prefix": topic_prefix, "qos": qos, "topic": topic},
                 ),
             )
             if replay_disconnects and not target.honours_disconnects:

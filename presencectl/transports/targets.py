@@ -134,8 +134,8 @@ REGISTRY: dict[str, TargetFactory | str] = {
     "wss": "presencectl.transports.targets:WebSocketTarget",
     "http": "presencectl.transports.targets:HttpTarget",
     "https": "presencectl.transports.targets:HttpTarget",
-    "mqtt": _Unavailable("--to mqtt://: replaying into an MQTT broker is not available yet in this version"),
-    "mqtts": _Unavailable("--to mqtts://: replaying into an MQTT broker is not available yet in this version"),
+    "mqtt": "presencectl.transports.mqtt:MqttTarget",
+    "mqtts": "presencectl.transports.mqtt:MqttTarget",
 }
 
 
