@@ -179,7 +179,7 @@ class Session:
         pipeline = self.pipeline
         recorder = pipeline.recorder
         counts = pipeline.counts
-        decode = pipeline.decoder.decode
+        decode = pipeline.decoder.decode_frame
         show = pipeline.events
         output = pipeline.output
         flush = output.flush if output is not None else None
@@ -211,7 +211,7 @@ class Session:
             if recorder is not None:
                 recorder.frame(frame)
             counts.frames += 1
-            events = decode(frame.data, frame.topic, frame.t)
+            events = decode(frame)
             done(frame, None if events and events[0].dialect is not None else problem_with(events))
             show(events)  # LimitReached at -n
             if flush is not None and not pending():

@@ -195,7 +195,7 @@ class Replay:
         decoder = self.decoder
 
         def decode(frame: Frame) -> list[Event]:
-            return decoder.decode(frame.data, frame.topic, frame.t)
+            return decoder.decode_frame(frame)
 
         return Schedule(
             self.source.records,

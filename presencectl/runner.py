@@ -80,7 +80,7 @@ class Pipeline:
             self.recorder.frame(frame)
         counts = self.counts
         counts.frames += 1
-        events = self.decoder.decode(frame.data, frame.topic, frame.t)
+        events = self.decoder.decode_frame(frame)
         return self.events(events)
 
     def events(self, events: list[Event]) -> list[Event]:

@@ -52,3 +52,16 @@ def test_replay_to_an_unreachable_broker_is_one_line():
     assert_no_traceback(result)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_retained_messages_are_marked_on_screen_and_in_the_capture(broker, tmp_path):
+    broker.publish("devices/d1/status", '{"event":"deviceOnline","device":"d1"}', retain=True)
+    capture = tmp_path / "r.capture.ndjson"
+    result = run_cli("tail", broker.url, "-T", "devices/#", "-f", "json", "-n", "1", "--record", str(capture), timeout=60)
+    assert result.returncode == 0, result.stderr
+    (event,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert event["summary"].startswith("(retained)") and event["topic"] == "devices/d1/status"
+    records = [json.loads(line) for line in capture.read_text().splitlines()[1:]]
+    assert [r.get("retained") for r in records if "text" in r] == [True]
+    again = run_cli("cat", str(capture), "-f", "compact", "--time", "none")
+    assert b"(retained)" in again.stdout

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from presencectl.core.events import Frame, Marker
+from presencectl.core.events import Frame, Marker, RetainedFrame
 from presencectl.errors import CaptureFormatError
 
 __all__ = [
@@ -138,6 +138,8 @@ def encode_frame(frame: Frame) -> bytes:
         return orjson.dumps(
             {"t": frame.t, "topic": frame.topic, "b64": base64.b64encode(data).decode()}
         ) + b"\n"
+    if frame.retained:
+        return orjson.dumps({"t": frame.t, "topic": frame.topic, "text": data, "retained": True}) + b"\n"
     try:
         return orjson.dumps({"t": frame.t, "topic": frame.topic, "text": data}) + b"\n"
     except TypeError:  # lone surrogates: keep them as escapes
@@ -198,6 +200,8 @@ def decode_record(line: bytes | str) -> Frame | Marker:
     if text is not None:
         if type(text) is not str:
             raise ValueError("capture record 'text' is not a string")
+        if obj.get("retained") is True:
+            return RetainedFrame(text, t, obj.get("topic"))
         return Frame(text, t, obj.get("topic"))
     b64 = obj.get("b64")
     if b64 is not None:

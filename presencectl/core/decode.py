@@ -17,7 +17,7 @@ import orjson
 
 from presencectl.core import dialects
 from presencectl.core.dialects import Dialect
-from presencectl.core.events import Event
+from presencectl.core.events import Event, Frame
 from presencectl.core.framing import HANDSHAKE, Atmosphere, unwrap_atmosphere
 from presencectl.core.times import TimeParser
 
@@ -110,6 +110,14 @@ class Decoder:
             event.received = received
             return [event]
         return self._value(obj, data, topic, received)
+
+    def decode_frame(self, frame: Frame) -> list[Event]:
+        """The events of one Frame; a retained MQTT message says so in each summary."""
+        events = self.decode(frame.data, frame.topic, frame.t)
+        if frame.retained:
+            for event in events:
+                event.summary = f"(retained) {event.summary}".rstrip()
+        return events
 
     def _normalize(self, obj: dict, topic: str | None) -> Event | list[Event]:
         dialect = self.forced

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Kind", "Presence", "Event", "Frame", "Marker", "KINDS"]
+__all__ = ["Kind", "Presence", "Event", "Frame", "RetainedFrame", "Marker", "KINDS"]
 
 
 class Kind(StrEnum):
@@ -88,6 +88,21 @@ class Frame:
     data: str | bytes
     t: float | None = None
     topic: str | None = None
+
+
+class RetainedFrame(Frame):
+    """A Frame an MQTT broker sent from its retained-message store.
+
+    It is the last value stored on that topic, possibly long ago, not a live
+    event: its events say so in their summary, and the capture keeps the flag.
+    """
+
+    __slots__ = ()
+    retained = True
+
+
+#: Frames are not retained unless they are RetainedFrames.
+Frame.retained = False  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)

@@ -51,7 +51,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from presencectl.core.capture import redact_url
-from presencectl.core.events import Frame, Marker
+from presencectl.core.events import Frame, Marker, RetainedFrame
 from presencectl.errors import TransportError, UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost
 
@@ -100,18 +100,6 @@ _FATAL_CONNACK = {
     0x9A,  # retain not supported
     0x9B,  # QoS not supported
 }
-
-
-class RetainedFrame(Frame):
-    """A Frame the broker sent from its retained-message store (``retain`` flag set).
-
-    It is the last value stored on that topic, possibly long ago, not a live
-    event. Anything that handles a Frame handles this one; code that cares
-    asks ``getattr(frame, "retained", False)``.
-    """
-
-    __slots__ = ()
-    retained = True
 
 
 # ------------------------------------------------------------------ URLs, topics, payloads
