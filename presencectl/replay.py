@@ -219,7 +219,7 @@ def _limited(items: Iterator[Scheduled], limit: int) -> Iterator[Scheduled]:
     left = limit
     for item in items:
         yield item
-        if type(item.record) is Frame:
+        if type(item.record) is not Marker:
             left -= 1
             if left <= 0:
                 return
@@ -509,7 +509,7 @@ def replay_to_target(
 
     def deliver(item: Scheduled) -> bool:
         record = item.record
-        if type(record) is Frame:
+        if type(record) is not Marker:
             send(record)
             return True
         marker(record)  # type: ignore[arg-type]
@@ -531,7 +531,7 @@ def replay_to_stdout(env: Environment, replay: Replay, pipeline: Any, *, progres
 
     def deliver(item: Scheduled) -> bool:
         record = item.record
-        if type(record) is Frame:
+        if type(record) is not Marker:
             if item.events is not None:
                 counts.frames += 1
                 pipeline.events(item.events)
@@ -733,7 +733,7 @@ class ReplayServer:
         def deliver(item: Scheduled) -> None:
             record = item.record
             session.offset = item.offset
-            if type(record) is Frame:
+            if type(record) is not Marker:
                 if not send(record):
                     raise _ClientGone
                 session.sent += 1
@@ -775,7 +775,7 @@ class ReplayServer:
         def deliver(item: Scheduled) -> None:
             record = item.record
             session.offset = item.offset
-            if type(record) is Frame:
+            if type(record) is not Marker:
                 session.sent += 1
                 for client in server.clients:
                     if _frame_sender(client)(record):

@@ -153,7 +153,7 @@ def _cat_serial(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipelin
     if reader.is_capture:
         frame, marker = pipeline.frame, pipeline.marker
         for record in reader.records_from(lines):
-            if type(record) is Frame:
+            if type(record) is not Marker:
                 frame(record)
             else:
                 marker(record)

@@ -314,7 +314,7 @@ class Schedule:
                             "out; --max-gap SECONDS caps idle gaps"
                         )
                     vt += gap
-                    if type(record) is Frame:
+                    if type(record) is not Marker:
                         sent += 1
                     yield Scheduled(
                         None if speed is None else vt / speed, record, prev - lo, loop, events
@@ -353,7 +353,7 @@ class Schedule:
     def _backwards(self, record: Record, by: float) -> None:
         self.backwards += 1
         if self.backwards == 1:
-            what = "record" if type(record) is Frame else f"{record.mark!r} marker"
+            what = "record" if type(record) is not Marker else f"{record.mark!r} marker"
             self.warn(
                 f"times go backwards ({by:.3f} s earlier than the record before): "
                 f"replaying in file order; the {what} follows its predecessor at once"
@@ -378,7 +378,7 @@ class Schedule:
         timed = False
         for record in records:
             events = None
-            is_frame = type(record) is Frame
+            is_frame = type(record) is not Marker
             if is_frame and need_events:
                 assert decode is not None
                 events = decode(record)  # type: ignore[arg-type]
@@ -406,7 +406,7 @@ class Schedule:
                 head.clear()
             yield x, record, events
         if head:
-            if timing == "event" and any(type(r) is Frame for r, _ in head):
+            if timing == "event" and any(type(r) is not Marker for r, _ in head):
                 _no_time(len(head))
             # Nothing carries a time: everything at once, in file order.
             for early, early_events in head:
@@ -586,7 +586,7 @@ class Player:
                     else:
                         if now() < deadline:
                             sleep_until(deadline)
-                        if type(item.record) is Frame:
+                        if type(item.record) is not Marker:
                             add(now() - deadline)
                 deliver(item)
                 delivered += 1
