@@ -555,7 +555,7 @@ def tail_cmd(
     live: LiveOpt = False,
     assume_tz: AssumeTzOpt = "UTC",
 ) -> None:
-    """Watch a live stream: a WebSocket, a webhook receiver, or a file/stdin.
+    """Watch a live stream: WebSocket, MQTT, Socket.IO, a webhook receiver, or a file/stdin.
 
     Reconnects after a loss (a notice each time), repeating --send/--send-file.
 
@@ -566,6 +566,10 @@ def tail_cmd(
       presencectl tail http://127.0.0.1:8088/munic --listen
       presencectl tail ws://127.0.0.1:9000/events --record s.capture.ndjson --timeout 30
       presencectl tail wss://… -H "X-API-Token: $TOKEN" --live
+      presencectl tail mqtt://user:pass@broker:1883 -T 'devices/+/presence' --qos 1
+      presencectl tail mqtts://broker:8883 --cacert ca.pem --cert dev.pem --key dev.key -T '#'
+      presencectl tail mqtts://a1pk.iot-as-mqtt.cn-shanghai.aliyuncs.com:8883 --aliyun-device a1pk/app-dn --device-secret "$SECRET" -T '/sys/a1pk/app-dn/app/down/#' --publish /sys/a1pk/app-dn/app/up/account/bind @bind.json
+      presencectl tail "sios://spacesapis-socket.avayacloud.com/socket.io/?token=$JWT&tokenType=jwt" --namespace /chat --emit SUBSCRIBE_CHANNEL '{"channel":{"_id":"5eec…","type":"topic"}}' --event PRESENCE_EVENT_RESPONSE
     """
     env = Environment()
     args = ConnectArgs(
@@ -650,6 +654,8 @@ def record_cmd(
 
       presencectl record wss://api.lab5e.com/span/collections/abc/activity -H "X-API-Token: $TOKEN" -o today.capture.ndjson.gz
       presencectl record http://127.0.0.1:8088/munic --listen -o munic.capture.ndjson --timeout 10m
+      presencectl record mqtt://broker -T '#' --share recorders -o part1.capture.ndjson.gz
+      presencectl record sio://127.0.0.1:5000 -o presence.capture.ndjson
     """
     env = Environment()
     args = ConnectArgs(
