@@ -12,12 +12,48 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from typer._completion_classes import completion_init
 
 from presencectl.console import Environment, choose_color
 from presencectl.errors import UsageError
 
 FILTERS = "Filters"
 OUTPUT = "Output"
+
+
+# Shell completion (completions/*): the scripts ask the program itself for
+# candidates with _PRESENCECTL_COMPLETE=complete_bash|complete_zsh|complete_fish.
+# Typer registers the classes that answer only with add_completion=True (which
+# also adds --install-completion/--show-completion); app.py turns that off, so
+# register them here, where the completion callbacks below live (typer.main
+# imported the module already: this costs nothing).
+completion_init()
+
+
+def complete_types(incomplete: str) -> list[tuple[str, str]]:
+    """``-t/--type``: every dialect's documented types (``!T`` too), with their meaning."""
+    from presencectl.core import dialects
+
+    prefix = "!" if incomplete.startswith("!") else ""
+    seen: dict[str, str] = {}
+    for dialect in dialects.registry():
+        for name, info in dialect.types.items():
+            seen.setdefault(name, f"{dialect.name} {info.kind}: {info.description}".rstrip(": "))
+    return [(prefix + name, meaning) for name, meaning in sorted(seen.items())]
+
+
+def complete_dialects() -> list[tuple[str, str]]:
+    """``--dialect``: the registered dialect names, with their titles."""
+    from presencectl.core import dialects
+
+    return [(d.name, d.title) for d in dialects.registry()]
+
+
+def complete_kinds() -> list[str]:
+    """``--kind``: the event kinds, and ``unparsed``."""
+    from presencectl.core.events import Kind
+
+    return [str(kind) for kind in Kind] + ["unparsed"]
 
 
 class Format(StrEnum):
@@ -41,7 +77,7 @@ class TimeSource(StrEnum):
 
 TypeOpt = Annotated[
     list[str] | None,
-    typer.Option("-t", "--type", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS),
+    typer.Option("-t", "--type", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS, autocompletion=complete_types),
 ]
 SubjectOpt = Annotated[
     list[str] | None,
@@ -49,11 +85,11 @@ SubjectOpt = Annotated[
 ]
 DialectOpt = Annotated[
     str | None,
-    typer.Option("--dialect", help="Force this dialect instead of detecting one.", rich_help_panel=FILTERS),
+    typer.Option("--dialect", help="Force this dialect instead of detecting one.", rich_help_panel=FILTERS, autocompletion=complete_dialects),
 ]
 KindOpt = Annotated[
     list[str] | None,
-    typer.Option("--kind", help="Keep these kinds (connect, disconnect, state, message, firmware, error, lifecycle, other, unparsed).", rich_help_panel=FILTERS),
+    typer.Option("--kind", help="Keep these kinds (connect, disconnect, state, message, firmware, error, lifecycle, other, unparsed).", rich_help_panel=FILTERS, autocompletion=complete_kinds),
 ]
 WhereOpt = Annotated[
     list[str] | None,

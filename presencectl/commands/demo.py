@@ -79,10 +79,7 @@ def demo_cmd(
 
         server = serve_capture(bundled_capture(), speed=speed, loops=0 if loop else 1, max_gap=2.0)
         try:
-            env.note(
-                f"demo: the built-in replay server plays the bundled capture on {server.url} "
-                f"at {speed:g}x; tailing it (Ctrl-C to stop)"
-            )
+            env.note(f"demo: replaying the bundled capture on {server.url} at {speed:g}x (Ctrl-C to stop)")
             run_live(
                 env,
                 server.url,

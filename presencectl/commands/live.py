@@ -57,6 +57,7 @@ from presencectl.options import (
     WhereOpt,
     make_decoder,
 )
+from presencectl.profiles import ProfileCommand
 from presencectl.socketio_options import (
     NOT_FOR_SOCKETIO,
     AuthOpt,
@@ -81,7 +82,7 @@ RECORDING = "Recording"
 SourceArg = Annotated[
     str,
     typer.Argument(
-        help="ws:// or wss:// URL; http://HOST:PORT/path with --listen; a capture/NDJSON file or - for stdin.",
+        help="ws:// or wss:// URL; mqtt:// or mqtts:// broker; sio:// or sios:// Socket.IO server; http://HOST:PORT/path with --listen; @NAME for a connection profile; a capture/NDJSON file or - for stdin.",
         show_default=False,
     ),
 ]
@@ -489,8 +490,9 @@ def _guard(env: Environment, body: Any) -> None:
         raise typer.Exit(143) from None
 
 
-class LiveCommand(MqttCommand, SocketIOCommand):
-    """``--publish TOPIC PAYLOAD`` and ``--emit EVENT JSON`` both take two values."""
+class LiveCommand(ProfileCommand, MqttCommand, SocketIOCommand):
+    """``--publish TOPIC PAYLOAD`` and ``--emit EVENT JSON`` both take two values;
+    a ``@name`` source is a connection profile (``--config``)."""
 
 
 @app.command("tail", cls=LiveCommand)
@@ -566,6 +568,7 @@ def tail_cmd(
       presencectl tail http://127.0.0.1:8088/munic --listen
       presencectl tail ws://127.0.0.1:9000/events --record s.capture.ndjson --timeout 30
       presencectl tail wss://… -H "X-API-Token: $TOKEN" --live
+      presencectl tail @span-prod
       presencectl tail mqtt://user:pass@broker:1883 -T 'devices/+/presence' --qos 1
       presencectl tail mqtts://broker:8883 --cacert ca.pem --cert dev.pem --key dev.key -T '#'
       presencectl tail mqtts://a1pk.iot-as-mqtt.cn-shanghai.aliyuncs.com:8883 --aliyun-device a1pk/app-dn --device-secret "$SECRET" -T '/sys/a1pk/app-dn/app/down/#' --publish /sys/a1pk/app-dn/app/up/account/bind @bind.json
