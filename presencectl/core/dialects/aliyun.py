@@ -52,13 +52,14 @@ def _topic_parts(topic: str | None) -> tuple[str, str, str] | None:
 
 
 def sniff(obj: dict, topic: str | None) -> bool:
-    if _topic_parts(topic) is not None:
+    # Cheapest tests first: this runs for every payload that is not CloudConnect.
+    if topic is not None and topic.startswith("/sys/") and _topic_parts(topic) is not None:
         return True
     method = obj.get("method")
-    if isinstance(method, str) and method.startswith(_METHOD_PREFIXES):
+    if method is not None and type(method) is str and method.startswith(_METHOD_PREFIXES):
         return True
     params = obj.get("params")
-    return isinstance(params, dict) and "iotId" in params and "version" in obj
+    return params is not None and type(params) is dict and "iotId" in params and "version" in obj
 
 
 def _infer(obj: dict) -> str:

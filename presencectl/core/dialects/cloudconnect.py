@@ -37,12 +37,13 @@ def _body(obj: dict) -> tuple[dict, str | None]:
 
 
 def sniff(obj: dict, topic: str | None) -> bool:
-    body, channel = _body(obj)
-    if channel is not None:
-        return True
-    return body.get("type") in PRESENCE_TYPES and (
-        "connection_id" in body or "connection_id_str" in body or "asset" in body
-    )
+    # Runs first for every payload: a bare notification, else an envelope.
+    kind = obj.get("type")
+    if kind is not None and type(kind) is str and kind in PRESENCE_TYPES:
+        return "connection_id" in obj or "connection_id_str" in obj or "asset" in obj
+    if "meta" not in obj:
+        return False
+    return _body(obj)[1] is not None
 
 
 def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
