@@ -15,6 +15,10 @@
    of the same payloads (already in memory, in its own process) to the same
    client, interleaved in the same run.
                                                 target: ≥ 50,000 frames/s
+4. ``--speed max`` into ``--to mqtt://`` a local mosquitto, until a
+   ``mosquitto_sub`` has received all M frames; baseline: a bare paho-mqtt
+   publish loop of the same payloads, interleaved.
+                                                target: ≥ 30,000 frames/s
 3. Round trip: a server in this script sends 1,000 frames with random
    0–20 ms gaps; ``record`` captures them, ``replay --serve`` serves that
    capture, ``tail --record`` captures it again: same payloads in the same
@@ -244,6 +248,82 @@ def throughput(capture: Path, payloads: list[str], runs: int) -> None:
     print(f"   ratio: {max(ours) / max(base):.2f} of the bare loop; target >= 50,000 frames/s")
 
 
+# -- 4. --to mqtt -------------------------------------------------------------
+
+_PAHO_LOOP = """
+import sys, time
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+port, path = int(sys.argv[1]), sys.argv[2]
+payloads = [line.rstrip(b"\\n") for line in open(path, "rb")]
+c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare")
+c.connect("127.0.0.1", port)
+c.loop_start()
+for p in payloads:
+    c.publish("bench/replay", p, qos=0)
+c.loop_stop()
+c.disconnect()
+"""
+
+
+def mosquitto(tmp: Path) -> tuple[subprocess.Popen, int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = tmp / "mosquitto.conf"
+    user = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n{user}")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("mosquitto did not start")
+
+
+def delivered(port: int, count: int, start: list[str]) -> float:
+    """Frames/s from the sender's start until mosquitto_sub has all ``count``."""
+    sub = subprocess.Popen(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "bench/#", "-C", str(count), "-W", "120"],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # let it subscribe
+    t0 = time.perf_counter()
+    sender = subprocess.Popen(start, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    sub.wait(130)
+    elapsed = time.perf_counter() - t0
+    sender.wait(30)
+    return count / elapsed
+
+
+def to_mqtt(tmp: Path, capture: Path, payloads: list[str], runs: int) -> None:
+    import shutil
+
+    if not shutil.which("mosquitto") or not shutil.which("mosquitto_sub"):
+        print("\n4. --to mqtt: skipped (apt-get install mosquitto mosquitto-clients)")
+        return
+    print(f"\n4. --speed max into --to mqtt (QoS 0), received by mosquitto_sub: {len(payloads):,} frames   ({load()})")
+    lines = tmp / "payloads.txt"
+    lines.write_text("".join(p + "\n" for p in payloads))
+    broker, port = mosquitto(tmp)
+    try:
+        base, ours = [], []
+        for _ in range(runs):
+            base.append(delivered(port, len(payloads), [sys.executable, "-c", _PAHO_LOOP, str(port), str(lines)]))
+            ours.append(delivered(port, len(payloads), [
+                sys.executable, "-m", "presencectl", "replay", str(capture), "--to", f"mqtt://127.0.0.1:{port}",
+                "--topic", "bench/replay", "--speed", "max",
+            ]))
+        print(f"   bare paho publish loop    : {max(base):>9,.0f} frames/s (best of {runs}; all: {', '.join(f'{b:,.0f}' for b in base)})")
+        print(f"   presencectl replay --to mqtt: {max(ours):>7,.0f} frames/s (best of {runs}; all: {', '.join(f'{o:,.0f}' for o in ours)})")
+        print(f"   ratio: {max(ours) / max(base):.2f} of the bare loop; target >= 30,000 frames/s")
+    finally:
+        broker.terminate()
+        broker.wait(10)
+
+
 # -- 3. round trip -----------------------------------------------------------
 
 
@@ -317,6 +397,7 @@ def main() -> None:
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-round-trip", action="store_true")
+    parser.add_argument("--skip-mqtt", action="store_true")
     parser.add_argument("--round-trip-frames", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -328,6 +409,8 @@ def main() -> None:
             capture = Path(tmp) / "burst.capture.ndjson"
             payloads = make_capture(capture, args.max_frames, 0.001)
             throughput(capture, payloads, args.runs)
+            if not args.skip_mqtt:
+                to_mqtt(Path(tmp), capture, payloads, args.runs)
         if not args.skip_round_trip:
             round_trip(Path(tmp), args.round_trip_frames)
 
