@@ -2,7 +2,7 @@
 
 Run by hand::
 
-    python benchmarks/bench_mqtt.py [--messages 200000] [--rounds 2] [--cli]
+    python benchmarks/bench_mqtt.py [--messages 200000] [--rounds 2] [--in-process]
 
 A local ``mosquitto`` (generated config: loopback, anonymous, no persistence,
 ``max_queued_messages 0`` so nothing queued is dropped) holds one persistent
@@ -14,10 +14,10 @@ drains them as fast as it can. Subscribers, each a subprocess, in the same run:
 - ``mosquitto_sub -t '#' -C N -q 1 -c -i …`` (C, libmosquitto: the ceiling);
 - a bare paho-mqtt 2 ``loop_forever()`` whose ``on_message`` only counts (the
   Python library's ceiling, the baseline of the target);
-- presencectl: ``MqttSource`` through ``Session`` → decode → ``-f json`` render →
-  ``Output`` to /dev/null, exactly the objects ``tail`` builds; with ``--cli``
-  the real ``presencectl tail mqtt://… -f json -n N --qos 1 --client-id …
-  --no-clean-session`` instead (once ``tail mqtt://`` is wired).
+- presencectl: the real ``presencectl tail mqtt://… -f json -n N --qos 1
+  --client-id … --no-clean-session``; with ``--in-process``, ``MqttSource``
+  through ``Session`` → decode → ``-f json`` render → ``Output`` to /dev/null
+  in one script instead.
 
 Each is timed from process start to exit. A second pass with one queued
 message measures each client's fixed cost (start-up, connect); the *net* rate
@@ -195,7 +195,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=2, help="rounds of all clients; the best rate counts")
-    parser.add_argument("--cli", action="store_true", help="run `presencectl tail mqtt://…` instead of the in-process Session script")
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="drive the MQTT source through an in-process Session instead of the real `presencectl tail mqtt://… -f json -n N`",
+    )
     opts = parser.parse_args()
     n = opts.messages
     sample = __import__("json").loads(SAMPLE.read_text())
@@ -207,7 +210,7 @@ def main() -> None:
         url = f"mqtt://127.0.0.1:{port}"
         try:
             def plan(count: int) -> list[tuple[str, list[str]]]:
-                if opts.cli:
+                if not opts.in_process:
                     ours = [sys.executable, "-m", "presencectl", "tail", url, "-T", "#", "-f", "json",
                             "-n", str(count), "--qos", "1", "--client-id", "bench-presencectl",
                             "--no-clean-session", "--no-reconnect"]
