@@ -220,7 +220,7 @@ def main() -> None:
                     ("mosquitto_sub -t '#'", ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "#",
                                               "-C", str(count), "-q", "1", "-c", "-i", "bench-mosquitto-sub"]),
                     ("bare paho loop_forever", [sys.executable, "-c", PAHO_CLIENT, str(port), str(count), "bench-paho"]),
-                    ("presencectl tail -f json" + (" (CLI)" if opts.cli else " (Session)"), ours),
+                    ("presencectl tail -f json" + (" (Session)" if opts.in_process else " (CLI)"), ours),
                 ]
 
             ids = ["bench-mosquitto-sub", "bench-paho", "bench-presencectl"]

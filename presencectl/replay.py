@@ -425,6 +425,7 @@ def _play(
     limit: int | None,
     finish: Callable[[], list[str]],
     done: tuple[type[BaseException], ...] = (),
+    idle: Callable[[], object] | None = None,
 ) -> None:
     """Run one timeline through ``deliver`` (True = a frame went out); summary at the end.
 
@@ -433,6 +434,7 @@ def _play(
     schedule = replay.schedule()
     ctrl_c = _CtrlC()
     player = Player(limit_frames(iter(schedule), limit), ctrl_c.clock(RealClock()))
+    player.idle = idle
     view = None
     if progress:
         from pathlib import Path
@@ -519,7 +521,7 @@ def replay_to_target(
         target.close()
         return target.report()
 
-    _play(env, replay, deliver, target.description, progress, limit, finish)
+    _play(env, replay, deliver, target.description, progress, limit, finish, idle=getattr(target, "flush", None))
     return target
 
 

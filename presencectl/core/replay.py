@@ -557,6 +557,9 @@ class Player:
         #: The item :meth:`pause` was called on.
         self.last: Scheduled | None = None
         self._paused = False
+        #: Called before every wait for a due time: a target that batches
+        #: (MQTT) sends what it holds, so nothing waits through a gap.
+        self.idle: Callable[[], object] | None = None
 
     def pause(self) -> None:
         """Stop :meth:`run` after the current delivery."""
@@ -585,6 +588,8 @@ class Player:
                         pass  # fell due while paused: catch up, not a timing error
                     else:
                         if now() < deadline:
+                            if self.idle is not None:
+                                self.idle()
                             sleep_until(deadline)
                         if type(item.record) is not Marker:
                             add(now() - deadline)

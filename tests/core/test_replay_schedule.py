@@ -510,3 +510,13 @@ def test_a_record_before_the_start_without_from_is_out_of_order_not_outside():
     sched = schedule(frames(5.0, 6.0, -3600.0, 7.0), warnings)
     assert texts(sched) == ["f0", "f1", "f2", "f3"]
     assert sched.outside == 0 and sched.backwards == 1
+
+
+def test_player_calls_idle_before_each_wait_so_batching_targets_flush():
+    clock = FakeClock()
+    events: list[str] = []
+    player = Player(iter(schedule(frames(0.0, 0.0, 0.5, 2.0))), clock)
+    player.idle = lambda: events.append("flush")
+    player.run(lambda item: events.append("send"))
+    # Frames due together go out back to back; before every wait, a flush.
+    assert events == ["send", "send", "flush", "send", "flush", "send"]
