@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from presencectl.console import Environment, Output
 from presencectl.core.decode import Decoder
@@ -19,7 +20,9 @@ from presencectl.core.filters import Filter
 from presencectl.core.framing import ndjson_payloads
 from presencectl.transports.files import CaptureReader, CaptureWriter
 
-__all__ = ["Counts", "Pipeline", "LimitReached", "run_cat"]
+__all__ = ["Counts", "Pipeline", "LimitReached", "run_cat", "feed_lines", "run_blocks", "parallel_workers"]
+
+T = TypeVar("T")
 
 
 class LimitReached(Exception):
@@ -140,11 +143,14 @@ def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:
         for path in paths:
             reader = CaptureReader(path, env.warn)
             try:
-                workers = _parallel_workers(reader, pipeline, env)
+                workers = 1
+                if pipeline.limit is None and pipeline.on_event is None and pipeline.recorder is None:
+                    if pipeline.output is not None and not pipeline.output.live:
+                        workers = parallel_workers(env, reader.size, reader.path.endswith(".gz"))
                 if workers > 1:
                     _cat_parallel(env, reader, pipeline, workers)
                 else:
-                    _cat_serial(reader, reader.lines(), pipeline)
+                    feed_lines(reader, reader.lines(), pipeline)
             finally:
                 reader.close()
     except LimitReached:
@@ -154,7 +160,8 @@ def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:
     return pipeline.counts
 
 
-def _cat_serial(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline) -> None:
+def feed_lines(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline) -> None:
+    """Feed raw lines of ``reader``'s kind (capture records or NDJSON) through ``pipeline``."""
     filt = pipeline.filter
     if filt is not None and filt.prefilter is not None:
         lines = _prefiltered(lines, filt.prefilter)
@@ -198,64 +205,62 @@ PARALLEL_MIN_BYTES = 8 << 20
 _JOB: tuple | None = None  # set in the parent, inherited by forked workers
 
 
-def _parallel_workers(reader: CaptureReader, pipeline: Pipeline, env: Environment) -> int:
-    """How many worker processes to use for this file (1: none)."""
+def parallel_workers(env: Environment, size: int | None, gzipped: bool = False) -> int:
+    """How many worker processes to decode ``size`` bytes of file with (1: none).
+
+    One per core (``PRESENCECTL_JOBS`` overrides, 1 turns it off) for regular
+    files of 8 MB and more (2 MB gzipped); None for a pipe or stdin.
+    """
     wanted = env.environ.get("PRESENCECTL_JOBS")
     try:
         jobs = int(wanted) if wanted else (os.cpu_count() or 1)
     except ValueError:
         jobs = 1
-    if jobs < 2 or pipeline.limit is not None or pipeline.on_event is not None:
+    if jobs < 2 or size is None:
         return 1
-    if pipeline.recorder is not None or pipeline.output is None or pipeline.output.live:
-        return 1
-    size = reader.size
-    threshold = PARALLEL_MIN_BYTES // 4 if reader.path.endswith(".gz") else PARALLEL_MIN_BYTES
-    if size is None or (size < threshold and not wanted):
+    threshold = PARALLEL_MIN_BYTES // 4 if gzipped else PARALLEL_MIN_BYTES
+    if size < threshold and not wanted:
         return 1
     import multiprocessing
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    return jobs
+    return jobs if "fork" in multiprocessing.get_all_start_methods() else 1
 
 
-def _cat_parallel(env: Environment, reader: CaptureReader, pipeline: Pipeline, workers: int) -> None:
-    """Decode and render blocks of lines in worker processes, write them in order.
+def run_blocks(
+    env: Environment,
+    reader: CaptureReader,
+    workers: int,
+    work: Callable[[CaptureReader, list[bytes]], T],
+    collect: Callable[[T], None],
+) -> None:
+    """Process a file's blocks of lines in forked workers; results come back in file order.
 
-    The parent only reads blocks, hands them out, and writes what comes back;
-    at most two blocks per worker are in flight, so memory stays flat.
+    ``work(reader, lines)`` runs in a worker on one block (feed the lines to a
+    Pipeline with :func:`feed_lines`) and returns something picklable;
+    ``collect(result)`` runs here, block after block. At most two blocks per
+    worker are in flight, so memory stays flat; Ctrl-C is the parent's.
     """
     import multiprocessing
     from collections import deque
 
     global _JOB
-    _JOB = (pipeline.decoder, pipeline.filter, pipeline.render, reader.is_capture, reader.name)
-    counts = pipeline.counts
-    output = pipeline.output
-    assert output is not None
+    _JOB = (work, reader.is_capture, reader.name)  # forked workers inherit it
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint)
     try:
         pending: deque = deque()
 
-        def collect() -> None:
-            data, frames, events, shown, unparsed, markers, warnings = pending.popleft().get()
-            counts.frames += frames
-            counts.events += events
-            counts.shown += shown
-            counts.unparsed += unparsed
-            counts.markers += markers
+        def take() -> None:
+            result, warnings = pending.popleft().get()
             for message in warnings:
                 env.warn(message)
-            if data:
-                output.write(data)
+            collect(result)
 
         for block in reader.chunks():
-            pending.append(pool.apply_async(_cat_block, (block,)))
+            pending.append(pool.apply_async(_run_block, (block,)))
             if len(pending) >= 2 * workers:
-                collect()
+                take()
         while pending:
-            collect()
+            take()
         pool.close()
     finally:
         pool.terminate()
@@ -271,18 +276,39 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _cat_block(block: bytes) -> tuple:
-    """Worker: one block of lines → rendered bytes and counts."""
+def _run_block(block: bytes) -> tuple:
     assert _JOB is not None
-    decoder, filt, render, is_capture, name = _JOB
-    parts: list[bytes] = []
-    output = _Collect(parts)
-    pipeline = Pipeline(decoder, filt, render, output)  # type: ignore[arg-type]
+    work, is_capture, name = _JOB
     warnings: list[str] = []
-    reader = _BlockReader(is_capture, name, warnings.append)
-    _cat_serial(reader, block.splitlines(keepends=True), pipeline)  # type: ignore[arg-type]
-    c = pipeline.counts
-    return b"".join(parts), c.frames, c.events, c.shown, c.unparsed, c.markers, warnings
+    result = work(_BlockReader(is_capture, name, warnings.append), block.splitlines(keepends=True))
+    return result, warnings
+
+
+def _cat_parallel(env: Environment, reader: CaptureReader, pipeline: Pipeline, workers: int) -> None:
+    """Decode and render in workers; write the rendered blocks here in order."""
+    decoder, filt, render = pipeline.decoder, pipeline.filter, pipeline.render
+    counts = pipeline.counts
+    output = pipeline.output
+    assert output is not None
+
+    def work(block_reader: CaptureReader, lines: list[bytes]) -> tuple:
+        parts: list[bytes] = []
+        local = Pipeline(decoder, filt, render, _Collect(parts))  # type: ignore[arg-type]
+        feed_lines(block_reader, lines, local)
+        c = local.counts
+        return b"".join(parts), c.frames, c.events, c.shown, c.unparsed, c.markers
+
+    def collect(result: tuple) -> None:
+        data, frames, events, shown, unparsed, markers = result
+        counts.frames += frames
+        counts.events += events
+        counts.shown += shown
+        counts.unparsed += unparsed
+        counts.markers += markers
+        if data:
+            output.write(data)
+
+    run_blocks(env, reader, workers, work, collect)
 
 
 class _Collect:

@@ -219,27 +219,19 @@ def stats_cmd(
 
 
 # ----------------------------------------------------------------- parallel
-#: Set in the parent before forking; the workers inherit it.
-_JOB: tuple | None = None
 
 
 def parallel_workers(env: Environment, paths: list[str], limit: int | None) -> int:
     """Worker processes for decoding these files (1: read them in this process).
 
-    Like ``cat``: one per core (``PRESENCECTL_JOBS`` overrides) for regular
-    files of 8 MB and more (2 MB gzipped), never with ``-n``, which must stop
-    at an exact event.
+    Like ``cat`` (:func:`presencectl.runner.parallel_workers`), counting all the
+    files together; never with ``-n``, which must stop at an exact event.
     """
     import os
 
-    from presencectl.runner import PARALLEL_MIN_BYTES
+    from presencectl.runner import parallel_workers as workers_for
 
-    wanted = env.environ.get("PRESENCECTL_JOBS")
-    try:
-        jobs = int(wanted) if wanted else (os.cpu_count() or 1)
-    except ValueError:
-        jobs = 1
-    if jobs < 2 or limit is not None or "-" in paths:
+    if limit is not None or "-" in paths:
         return 1
     total = 0
     for path in paths:
@@ -248,11 +240,7 @@ def parallel_workers(env: Environment, paths: list[str], limit: int | None) -> i
         except OSError:
             return 1  # let the serial reader report it
         total += size * 4 if path.endswith(".gz") else size
-    if total < PARALLEL_MIN_BYTES and not wanted:
-        return 1
-    import multiprocessing
-
-    return jobs if "fork" in multiprocessing.get_all_start_methods() else 1
+    return workers_for(env, total)
 
 
 def read_parallel(env: Environment, paths: list[str], pipeline: Any, tracker: PresenceTracker) -> bool:
@@ -267,74 +255,40 @@ def read_parallel(env: Environment, paths: list[str], pipeline: Any, tracker: Pr
     workers = parallel_workers(env, paths, pipeline.limit)
     if workers < 2:
         return False
-    import multiprocessing
-    from collections import deque
-
+    from presencectl.core.presence import compact
+    from presencectl.runner import Pipeline, feed_lines, run_blocks
     from presencectl.transports.files import CaptureReader
 
-    global _JOB
+    decoder, filt = pipeline.decoder, pipeline.filter
 
-    def collect(pending: deque) -> None:
-        records, markers, warnings = pending.popleft().get()
+    def work(block_reader: Any, lines: list[bytes]) -> tuple:
+        records: list[tuple] = []
+        markers: dict[str, int] = {}
+        keep = records.append
+        local = Pipeline(decoder, filt, None, None, on_event=lambda e: keep(compact(e)))
+
+        def marker(m: Any) -> None:
+            markers[m.mark] = markers.get(m.mark, 0) + 1
+
+        local.marker = marker  # type: ignore[method-assign]
+        feed_lines(block_reader, lines, local)
+        return records, markers
+
+    def collect(result: tuple) -> None:
+        records, markers = result
         add = tracker.add_record
         for record in records:
             add(record)
         for mark, n in markers.items():
             tracker.markers[mark] = tracker.markers.get(mark, 0) + n
-        for message in warnings:
-            env.warn(message)
 
     for path in paths:
         reader = CaptureReader(path, env.warn)
         try:
-            # The workers are forked after _JOB is set: they inherit it.
-            _JOB = (pipeline.decoder, pipeline.filter, reader.is_capture, reader.name)
-            pool = multiprocessing.get_context("fork").Pool(workers, initializer=_quiet_worker)
-            try:
-                pending: deque = deque()
-                for block in reader.chunks():
-                    pending.append(pool.apply_async(_stats_block, (block,)))
-                    if len(pending) >= 2 * workers:
-                        collect(pending)
-                while pending:
-                    collect(pending)
-                pool.close()
-            finally:
-                pool.terminate()
-                pool.join()
-                _JOB = None
+            run_blocks(env, reader, workers, work, collect)
         finally:
             reader.close()
     return True
-
-
-def _quiet_worker() -> None:
-    # Ctrl-C reaches the whole process group: the parent ends the pool and
-    # exits 130; a worker must not print a KeyboardInterrupt traceback.
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _stats_block(block: bytes) -> tuple:
-    """Worker: one block of lines → compact event records, marker counts, warnings."""
-    from presencectl.core.presence import compact
-    from presencectl.runner import Pipeline, _BlockReader, _cat_serial
-
-    assert _JOB is not None
-    decoder, filt, is_capture, name = _JOB
-    records: list[tuple] = []
-    markers: dict[str, int] = {}
-    warnings: list[str] = []
-    keep = records.append
-    pipeline = Pipeline(decoder, filt, None, None, on_event=lambda e: keep(compact(e)))
-
-    def marker(m: Any) -> None:
-        markers[m.mark] = markers.get(m.mark, 0) + 1
-
-    pipeline.marker = marker  # type: ignore[method-assign]
-    _cat_serial(_BlockReader(is_capture, name, warnings.append), block.splitlines(keepends=True), pipeline)  # type: ignore[arg-type]
-    return records, markers, warnings
 
 
 # --------------------------------------------------------------------- JSON
