@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from presencectl.console import Environment, Output
@@ -38,7 +38,6 @@ class Counts:
     shown: int = 0
     unparsed: int = 0
     markers: int = 0
-    by_dialect: dict[str | None, int] = field(default_factory=dict)
 
 
 class Pipeline:

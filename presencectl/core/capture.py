@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -215,8 +215,3 @@ def decode_record(line: bytes | str) -> Frame | Marker:
         detail = obj.get("detail")
         return Marker(mark, t, detail if isinstance(detail, str) or detail is None else str(detail))
     raise ValueError("capture record has neither 'text', 'b64' nor 'mark'")
-
-
-def header_dict(header: Header) -> Mapping[str, Any]:
-    """The header as the JSON object it is written as."""
-    return orjson.loads(encode_header(header))

@@ -425,13 +425,6 @@ class PresenceTracker:
         self.changed_seq = 0
 
     # ------------------------------------------------------------------ input
-    def time_of(self, event: Event) -> float | None:
-        """The time this tracker places ``event`` at (epoch seconds) or None."""
-        stamp = _timestamp(event.time) if event.time is not None else None
-        if self._by_event:
-            return stamp if stamp is not None else event.received
-        return event.received if event.received is not None else stamp
-
     def add(self, event: Event) -> None:
         """Take one event into account (call in arrival order)."""
         when = event.time

@@ -161,10 +161,6 @@ def _pick_time(source: str) -> Callable[[Event], datetime | float | None]:
     return lambda e: e.time if e.time is not None else e.received
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when is not None else None
-
-
 def _iso_received(t: float | None) -> str | None:
     if t is None:
         return None

@@ -227,10 +227,6 @@ class Packet:
     attachments: int = 0
     query: str | None = None
 
-    @property
-    def type_name(self) -> str:
-        return _TYPE_NAMES[self.type]
-
 
 def decode_packet(text: str, *, check: bool = True) -> Packet:
     """A Socket.IO packet (the Engine.IO message without its leading ``4``).

@@ -118,16 +118,6 @@ class BaseTarget:
 TargetFactory = Callable[[str, TargetOptions], Target]
 
 
-class _Unavailable:
-    """A scheme that is reserved but not built yet."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-    def __call__(self, url: str, options: TargetOptions) -> Target:
-        raise UsageError(self.message)
-
-
 #: URL scheme → target class (or ``"module:Class"``, imported when used).
 REGISTRY: dict[str, TargetFactory | str] = {
     "ws": "presencectl.transports.targets:WebSocketTarget",
