@@ -329,10 +329,9 @@ def json_document(tracker: PresenceTracker, by: str | None, top: int | None) -> 
 
 
 def write_json(env: Environment, tracker: PresenceTracker, by: str | None, top: int | None) -> None:
-    import orjson
+    from presencectl.core.render import dumps_json
 
-    option = orjson.OPT_INDENT_2 if env.stdout_isatty else 0
-    env.stdout.write(orjson.dumps(json_document(tracker, by, top), option=option) + b"\n")
+    env.stdout.write(dumps_json(json_document(tracker, by, top), indent=env.stdout_isatty) + b"\n")
     env.stdout.flush()
 
 

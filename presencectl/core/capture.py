@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from presencectl.core.events import Frame, Marker, RetainedFrame
+from presencectl.core.times import epoch_seconds
 from presencectl.errors import CaptureFormatError
 
 __all__ = [
@@ -172,13 +173,13 @@ def parse_header(obj: Any) -> Header | None:
         for k, v in obj.items()
         if k not in ("presencectl", "source", "transport", "started", "topics")
     }
-    started = obj.get("started")
+    source, transport, topics = obj.get("source"), obj.get("transport"), obj.get("topics")
     return Header(
         version,
-        obj.get("source"),
-        obj.get("transport"),
-        float(started) if isinstance(started, (int, float)) else None,
-        obj.get("topics"),
+        source if isinstance(source, str) else None,
+        transport if isinstance(transport, str) else None,
+        epoch_seconds(obj.get("started")),
+        [t for t in topics if isinstance(t, str)] if isinstance(topics, list) else None,
         extra,
     )
 
@@ -194,22 +195,25 @@ def decode_record(line: bytes | str) -> Frame | Marker:
     if type(obj) is not dict:
         raise ValueError("not a capture record")
     t = obj.get("t")
-    if t is not None and type(t) is not float:
-        t = float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None
+    if t is not None:
+        t = epoch_seconds(t)  # a t no clock can show is an unknown receive time
+    topic = obj.get("topic")
+    if topic is not None and type(topic) is not str:
+        topic = None
     text = obj.get("text")
     if text is not None:
         if type(text) is not str:
             raise ValueError("capture record 'text' is not a string")
         if obj.get("retained") is True:
-            return RetainedFrame(text, t, obj.get("topic"))
-        return Frame(text, t, obj.get("topic"))
+            return RetainedFrame(text, t, topic)
+        return Frame(text, t, topic)
     b64 = obj.get("b64")
     if b64 is not None:
         try:
             data = base64.b64decode(b64, validate=True)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"bad base64 in capture record: {exc}") from None
-        return Frame(data, t, obj.get("topic"))
+        return Frame(data, t, topic)
     mark = obj.get("mark")
     if isinstance(mark, str):
         detail = obj.get("detail")

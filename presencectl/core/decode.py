@@ -11,6 +11,7 @@ never dropped.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -21,9 +22,39 @@ from presencectl.core.events import Event, Frame
 from presencectl.core.framing import HANDSHAKE, Atmosphere, unwrap_atmosphere
 from presencectl.core.times import TimeParser
 
-__all__ = ["Decoder", "loads", "unparsed"]
+__all__ = ["Decoder", "loads", "unparsed", "too_deep", "MAX_DEPTH"]
 
 _JSONDecodeError = orjson.JSONDecodeError
+
+#: JSON nested deeper than this is not read (an ``unparsed`` event says so):
+#: every later step (orjson writes at most 255 levels, the stdlib recurses)
+#: can then handle whatever was read.
+MAX_DEPTH = 200
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[][{}]")
+_DEEP = f"JSON nested deeper than {MAX_DEPTH} levels"
+
+
+def too_deep(data: str | bytes) -> bool:
+    """Whether ``data`` nests arrays/objects deeper than :data:`MAX_DEPTH`.
+
+    Costs two ``count`` calls unless the text holds that many brackets at all.
+    """
+    if isinstance(data, str):
+        if data.count("{") + data.count("[") <= MAX_DEPTH:
+            return False
+        data = data.encode("utf-8", "surrogatepass")
+    elif data.count(b"{") + data.count(b"[") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for bracket in _BRACKET.findall(_STRING.sub(b"", data)):
+        if bracket in b"[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def loads(data: str | bytes) -> Any:
@@ -32,6 +63,8 @@ def loads(data: str | bytes) -> Any:
     Raises:
         ValueError: not JSON (``json.JSONDecodeError`` or ``UnicodeDecodeError``).
     """
+    if too_deep(data):
+        raise ValueError(_DEEP)
     try:
         return orjson.loads(data)
     except _JSONDecodeError:
@@ -86,6 +119,8 @@ class Decoder:
         self, data: str | bytes, topic: str | None = None, received: float | None = None
     ) -> list[Event]:
         """All events in one payload (empty for a blank payload)."""
+        if too_deep(data):
+            return [unparsed(_DEEP, data, topic, received)]
         try:
             obj = orjson.loads(data)
         except _JSONDecodeError:
@@ -100,7 +135,7 @@ class Decoder:
             try:
                 event = dialect.normalize(obj, topic, self.times)
             except Exception:  # a dialect must never take the stream down
-                event = self._generic.normalize(obj, topic, self.times)
+                event = self._fallback(obj, topic)
             if type(event) is list:  # a dialect-level batch (Navixy state_batch)
                 for item in event:
                     item.topic, item.received = topic, received
@@ -128,7 +163,14 @@ class Decoder:
         try:
             return dialect.normalize(obj, topic, self.times)
         except Exception:  # a dialect must never take the stream down
+            return self._fallback(obj, topic)
+
+    def _fallback(self, obj: dict, topic: str | None) -> Event:
+        """The generic reading of an object a dialect choked on; it keeps the payload."""
+        try:
             return self._generic.normalize(obj, topic, self.times)
+        except Exception as exc:  # noqa: BLE001 - hostile values: a field that cannot be read
+            return Event("generic", None, "other", None, None, f"(cannot read this payload: {type(exc).__name__})", obj)
 
     def _value(self, obj: Any, data: str | bytes, topic: str | None, received: float | None) -> list[Event]:
         if type(obj) is dict:
@@ -169,6 +211,8 @@ class Decoder:
             obj = json.loads(text)
         except ValueError as exc:
             first = exc
+        except RecursionError:
+            return [unparsed(_DEEP, data, topic, received)]
         else:
             return self._value(obj, data, topic, received)
         framed = unwrap_atmosphere(text)

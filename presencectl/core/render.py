@@ -30,6 +30,8 @@ __all__ = [
     "RenderOptions",
     "make_renderer",
     "event_json",
+    "json_safe",
+    "dumps_json",
 ]
 
 FORMATS = ("pretty", "json", "raw", "compact")
@@ -39,6 +41,10 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]
 # controls (0x9b is CSI on 8-bit terminals), bidi overrides.
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
+# The same characters as UTF-8 bytes, plus U+2028/U+2029 (line breaks to
+# some JSON readers): what JSON output escapes as \u sequences. In valid
+# UTF-8 these byte sequences never occur inside another character.
+_UNSAFE_UTF8 = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -59,6 +65,39 @@ def escape(text: str) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_visible, text)
+
+
+def _json_escape(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode("utf-8"))
+
+
+def json_safe(data: bytes) -> bytes:
+    """JSON text with DEL, C1 controls, bidi overrides/isolates and U+2028/9 as ``\\u`` escapes.
+
+    JSON serialisers write those characters raw; a terminal may act on them
+    (``\\x9b`` is CSI on 8-bit terminals, U+202E reverses text). Outside
+    strings they cannot occur in valid JSON, so escaping them in the whole
+    text keeps it valid and parsing gives back the exact text.
+
+    >>> json_safe('{"a":"\\u202e\\x9b"}'.encode())
+    b'{"a":"\\\\u202e\\\\u009b"}'
+    """
+    if data.isascii() and b"\x7f" not in data:
+        return data
+    return _UNSAFE_UTF8.sub(_json_escape, data)
+
+
+def dumps_json(value: Any, indent: bool = False) -> bytes:
+    """JSON output bytes for scripts: exact integers, lone surrogates as escapes, :func:`json_safe`."""
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0)
+    except TypeError:  # lone surrogates, integers beyond 64 bits
+        import json
+
+        data = json.dumps(
+            value, ensure_ascii=False, indent=2 if indent else None, separators=None if indent else (",", ":")
+        ).encode("utf-8", "backslashreplace")
+    return json_safe(data)
 
 
 #: kind → (rich style, ANSI SGR parameters). One table for both paths.
@@ -175,7 +214,8 @@ def payload_bytes(event: Event) -> bytes:
             text = text.decode("utf-8", "backslashreplace")
         return orjson_dumps(text)
     if text is not None:
-        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        # A lone surrogate can only sit in a JSON string: as \udxxx it stays valid.
+        data = text.encode("utf-8", "backslashreplace") if isinstance(text, str) else text
         data = data.strip()
         if b"\n" not in data and b"\r" not in data and not data.startswith(b"\xef\xbb\xbf"):
             return data
@@ -190,7 +230,7 @@ def event_json(event: Event) -> bytes:
     """
     when = event.time
     received = event.received
-    head = _dumps(
+    head = dumps_json(
         {
             "time": when.isoformat() if when is not None else None,
             "dialect": event.dialect,
@@ -204,10 +244,11 @@ def event_json(event: Event) -> bytes:
         }
     )
     # The payload goes in as received (see payload_bytes); inline the common case.
+    # The payload goes in as received (see payload_bytes); inline the common case.
     text = event.text
     if type(text) is bytes and event.dialect is not None and text[:1] == b"{" and text[-1:] == b"}" and b"\n" not in text:
-        return head[:-1] + b',"payload":' + text + b"}"
-    return head[:-1] + b',"payload":' + payload_bytes(event) + b"}"
+        return head[:-1] + b',"payload":' + json_safe(text) + b"}"
+    return head[:-1] + b',"payload":' + json_safe(payload_bytes(event)) + b"}"
 
 
 _dumps = orjson.dumps

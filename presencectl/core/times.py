@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-__all__ = ["parse_time", "parse_duration", "parse_zone", "TimeParser"]
+__all__ = ["parse_time", "parse_duration", "parse_zone", "TimeParser", "epoch_seconds", "MIN_EPOCH", "MAX_EPOCH"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -20,6 +20,16 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None
 # Epoch numbers above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 100_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The instants every later step can handle: shown in any zone (±1 day of
+# margin), subtracted, stored. Payloads are hostile: a time outside this
+# range, NaN, ±Infinity or a number too large for a float is a field that
+# cannot be read (None), never an exception further down.
+_MIN_TIME = datetime(1, 1, 2, tzinfo=UTC)
+_MAX_TIME = datetime(9999, 12, 30, tzinfo=UTC)
+#: Epoch seconds of those bounds.
+MIN_EPOCH = (_MIN_TIME - _EPOCH).total_seconds()
+MAX_EPOCH = (_MAX_TIME - _EPOCH).total_seconds()
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 def parse_duration(text: str) -> float | None:
@@ -59,12 +69,55 @@ def parse_zone(text: str) -> tzinfo:
     return zone
 
 
-def _from_epoch(value: float) -> datetime | None:
-    if value > _MS_THRESHOLD:
-        value /= 1000.0
+def epoch_seconds(value: Any) -> float | None:
+    """A number of seconds since the epoch as a float, None unless it is a usable one.
+
+    The one check for epoch numbers read from input (capture ``t`` and
+    ``started``, vendor epoch times): booleans, NaN, ±Infinity, integers too
+    large for a float and instants outside years 1–9999 are not times.
+
+    >>> epoch_seconds(1510292697.5), epoch_seconds(float("nan")), epoch_seconds(10**400)
+    (1510292697.5, None, None)
+    """
+    if type(value) is float:
+        pass
+    elif type(value) is int:
+        if not -(10**18) < value < 10**18:
+            return None
+        value = float(value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            value = float(value)
+        except (OverflowError, ValueError):
+            return None
+    else:
+        return None
+    # NaN fails both comparisons; the infinities fail one.
+    if MIN_EPOCH <= value <= MAX_EPOCH:
+        return value
+    return None
+
+
+def _from_epoch(value: Any) -> datetime | None:
     try:
-        return _EPOCH + timedelta(seconds=value)
-    except OverflowError:
+        number = float(value)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    if number > _MS_THRESHOLD:
+        number /= 1000.0
+    seconds = epoch_seconds(number)
+    if seconds is None:
+        return None
+    try:
+        return _EPOCH + timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _in_range(dt: datetime) -> datetime | None:
+    try:
+        return dt if _MIN_TIME <= dt <= _MAX_TIME else None
+    except (OverflowError, ValueError):
         return None
 
 
@@ -94,7 +147,7 @@ class TimeParser:
         elif value is None or value is True or value is False:
             return None
         elif isinstance(value, (int, float)):
-            return _from_epoch(float(value))
+            return _from_epoch(value)
         else:
             return None
         result = self._parse_text(value)
@@ -105,7 +158,11 @@ class TimeParser:
 
     def _parse_text(self, value: str) -> datetime | None:
         if value.isdigit():
-            return _from_epoch(float(value))
+            # Only ASCII digits are an epoch number: "²" and "١٢٣" are digits
+            # to str.isdigit but not to a vendor's clock.
+            if not _ASCII_DIGITS.fullmatch(value) or len(value) > 20:
+                return None
+            return _from_epoch(int(value))
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
@@ -117,11 +174,11 @@ class TimeParser:
 
             try:
                 dt = parser.parse(value)
-            except (ValueError, OverflowError, parser.ParserError):
+            except Exception:  # noqa: BLE001 - any odd text is just not a time
                 return None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=self.naive_zone)
-        return dt
+        return _in_range(dt)
 
 
 _default = TimeParser()
