@@ -139,11 +139,14 @@ BasicAuthOpt = Annotated[
     str | None,
     typer.Option("--basic-auth", envvar="PRESENCECTL_BASIC_AUTH", help="USER:PASS every POST must carry (else 401).", rich_help_panel=WEBHOOK, show_default=False),
 ]
+AllowRemoteOpt = Annotated[
+    bool, typer.Option("--allow-remote", help="--listen: allow binding an address other than loopback (0.0.0.0, [::], a LAN address).", rich_help_panel=WEBHOOK)
+]
 
 #: Options that only make sense for a network source, by their flag.
 _NETWORK_ONLY = ("--timeout", "--no-reconnect")
 _WS_ONLY = ("-H", "--subprotocol", "--send", "--send-file", "--cacert", "--cert", "--key", "--insecure", "--ping-interval", "--connect-timeout")
-_WEBHOOK_ONLY = ("--max-body", "--basic-auth")
+_WEBHOOK_ONLY = ("--max-body", "--basic-auth", "--allow-remote")
 
 
 @dataclass(slots=True)
@@ -167,6 +170,7 @@ class ConnectArgs:
     basic_auth: str | None = None
     sio: SocketIOArgs = field(default_factory=SocketIOArgs)
     mqtt: MqttArgs = field(default_factory=MqttArgs)
+    allow_remote: bool = False
 
     def given(self) -> dict[str, bool]:
         """Which flags differ from their defaults (for misuse errors)."""
@@ -186,6 +190,7 @@ class ConnectArgs:
             "--listen": self.listen,
             "--max-body": self.max_body != "16M",
             "--basic-auth": self.basic_auth is not None,
+            "--allow-remote": self.allow_remote,
         }
 
 
@@ -347,7 +352,15 @@ def build_source(
         )
         return WsSource(options)
     if kind == "webhook":
-        from presencectl.transports.webhook import WebhookOptions, WebhookSource, parse_size
+        from presencectl.binding import check_bind
+        from presencectl.transports.webhook import (
+            WebhookOptions,
+            WebhookSource,
+            parse_listen_url,
+            parse_size,
+        )
+
+        check_bind(parse_listen_url(source).host, args.allow_remote, "--listen", "the webhook receiver")
 
         auth = None
         if args.basic_auth is not None:
@@ -514,6 +527,7 @@ def tail_cmd(
     listen: ListenOpt = False,
     max_body: MaxBodyOpt = "16M",
     basic_auth: BasicAuthOpt = None,
+    allow_remote: AllowRemoteOpt = False,
     socketio: SocketIOOpt = False,
     namespace: NamespaceOpt = None,
     emit: EmitOpt = None,
@@ -583,6 +597,7 @@ def tail_cmd(
             topic or [], qos, mqtt_version, client_id, username, password, share,
             [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
         ),
+        allow_remote=allow_remote,
     )
     filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     output = OutputArgs(fmt, color, utc, time, verbose)
@@ -618,6 +633,7 @@ def record_cmd(
     listen: ListenOpt = False,
     max_body: MaxBodyOpt = "16M",
     basic_auth: BasicAuthOpt = None,
+    allow_remote: AllowRemoteOpt = False,
     socketio: SocketIOOpt = False,
     namespace: NamespaceOpt = None,
     emit: EmitOpt = None,
@@ -669,6 +685,7 @@ def record_cmd(
             topic or [], qos, mqtt_version, client_id, username, password, share,
             [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
         ),
+        allow_remote=allow_remote,
     )
     filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     _guard(

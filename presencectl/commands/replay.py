@@ -42,8 +42,6 @@ TARGET = "Target"
 TIMING = "Timing"
 FILTERS = "Filters"
 
-LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
-
 
 @app.command("replay")
 def replay_cmd(
@@ -260,6 +258,8 @@ def replay_cmd(
                 raise UsageError(f"--replay-disconnects does not apply to {to.split(':', 1)[0]}:// targets")
         if serve is not None:
             serve_at = parse_serve(serve, socketio)
+            from presencectl.binding import check_bind
+
             check_bind(serve_at[0], allow_remote)
 
         from presencectl.replay import (
@@ -363,31 +363,3 @@ def parse_serve(text: str, socketio: bool = False) -> tuple[str, int, str | None
     if port is None or not parts.hostname:
         raise UsageError(f"bad --serve {text!r}: expected [ws://]HOST:PORT[/path] (port 0: any free port)")
     return parts.hostname, port, parts.path or None
-
-
-def check_bind(host: str, allow_remote: bool) -> None:
-    """Refuse a non-loopback address unless ``--allow-remote``.
-
-    Raises:
-        UsageError: the address is not loopback (or unknown).
-    """
-    import ipaddress
-    import socket
-
-    if allow_remote:
-        return
-    if host.lower() in LOOPBACK_NAMES:
-        return
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-        except OSError:
-            raise UsageError(f"--serve {host}: unknown host") from None
-        addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
-    if not addresses or not all(a.is_loopback for a in addresses):
-        raise UsageError(
-            f"--serve {host}: not a loopback address; the test server would be reachable from "
-            "other machines. Add --allow-remote if that is what you want"
-        )

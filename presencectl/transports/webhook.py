@@ -58,10 +58,21 @@ __all__ = [
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 #: Request line plus headers larger than this are refused (431).
 MAX_HEAD = 64 * 1024
-#: Open connections beyond this are closed at once.
+#: Open connections at most. A new one beyond this takes the place of the
+#: longest-idle connection, or gets 503 with Retry-After when none is idle.
 MAX_CONNECTIONS = 256
-#: A keep-alive connection idle this long is closed.
+#: Refused connections (503) drained at once beyond MAX_CONNECTIONS; more are closed.
+OVERFLOW = 64
+#: A keep-alive connection idle this long is closed...
 IDLE_TIMEOUT = 300.0
+#: ... or this long once more than half the connections are taken.
+BUSY_IDLE_TIMEOUT = 5.0
+#: A request's head must be complete this long after its first byte (or after
+#: the connection opened); a body must not stall longer than this between
+#: reads. Slow clients get 408 and are closed: they cannot hold a slot.
+READ_TIMEOUT = 5.0
+#: Retry-After (seconds) of a 503 at capacity.
+RETRY_AFTER = 1
 #: After refusing a request whose body we will not read, keep draining the
 #: connection this long before closing, so the client sees our answer rather
 #: than a reset.
@@ -169,7 +180,10 @@ class RequestHead:
     @property
     def path(self) -> str:
         """The target's path, without the query string."""
-        return urlsplit(self.target).path or "/"
+        try:
+            return urlsplit(self.target).path or "/"
+        except ValueError:  # "http://[x/": an unbalanced IPv6 bracket
+            return self.target.partition("?")[0] or "/"
 
     @property
     def keep_alive(self) -> bool:
@@ -278,7 +292,8 @@ class RequestReader:
             chunked = True
         elif "content-length" in headers:
             text = headers["content-length"]
-            if not text.isdigit() or len(text) > 18:
+            # ASCII digits only: "²" and "١" are digits to str.isdigit, not to int().
+            if not (text.isascii() and text.isdigit()) or len(text) > 18:
                 raise HttpError(400, f"bad Content-Length {text[:30]!r}")
             length = int(text)
         self._head = RequestHead(method.upper(), target, version, headers, length, chunked)
@@ -324,12 +339,10 @@ class RequestReader:
                     raise HttpError(400, "bad chunked encoding")
                 return None
             size_text = bytes(buf[:end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise HttpError(400, "bad chunked encoding") from None
-            if size < 0:
+            # Hex digits only (int() would also take "+", "_" and "0x").
+            if not 0 < len(size_text) <= 16 or size_text.strip(b"0123456789abcdefABCDEF"):
                 raise HttpError(400, "bad chunked encoding")
+            size = int(size_text, 16)
             if size == 0:
                 del buf[: end + 2]
                 self._in_trailer = True
@@ -367,12 +380,17 @@ def response(status: int, text: str, *, close: bool = False, headers: dict[str, 
 
 _OK = response(200, "ok")
 _OK_CLOSE = response(200, "ok", close=True)
+_BUSY = response(
+    503, "too many connections; retry shortly", close=True, headers={"Retry-After": str(RETRY_AFTER)}
+)
 
 
 class _Conn:
     """One client connection's state."""
 
-    __slots__ = ("sock", "peer", "reader", "out", "busy", "head", "close_after", "lingering", "last", "writing")
+    __slots__ = (
+        "sock", "peer", "reader", "out", "busy", "head", "close_after", "lingering", "last", "writing", "started"
+    )
 
     def __init__(self, sock: socket.socket, peer: str, now: float) -> None:
         self.sock = sock
@@ -385,6 +403,20 @@ class _Conn:
         self.lingering = 0.0  # > 0: draining until then before closing
         self.last = now
         self.writing = False  # registered for EVENT_WRITE
+        #: When the request being read began (the connection opening counts);
+        #: None between keep-alive requests.
+        self.started: float | None = now
+
+    @property
+    def idle(self) -> bool:
+        """Between requests (or not started one), nothing owed either way: safe to close."""
+        return (
+            not self.busy
+            and self.head is None
+            and not self.out
+            and not self.lingering
+            and not self.reader.buffered()
+        )
 
 
 class WebhookSource:
@@ -405,7 +437,7 @@ class WebhookSource:
         self._next_sweep = 0.0
         user_pass = options.basic_auth
         self._expected_auth = (
-            ("Basic " + base64.b64encode(f"{user_pass[0]}:{user_pass[1]}".encode()).decode()).encode()
+            base64.b64encode(f"{user_pass[0]}:{user_pass[1]}".encode())
             if user_pass is not None
             else None
         )
@@ -469,7 +501,7 @@ class WebhookSource:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             now = time.monotonic()
             if self._conns:
-                wait = IDLE_TIMEOUT if wait is None else wait
+                wait = READ_TIMEOUT if wait is None else wait
                 wait = min(wait, max(0.0, self._next_sweep - now)) if self._next_sweep else wait
             for key, mask in selector.select(wait):
                 if key.data is None:
@@ -521,14 +553,33 @@ class WebhookSource:
                 return
             except OSError:
                 return  # out of descriptors, aborted handshake: try again later
-            if len(self._conns) >= MAX_CONNECTIONS:
-                sock.close()
+            now = time.monotonic()
+            full = len(self._conns) >= MAX_CONNECTIONS and not self._evict_idle()
+            if full and len(self._conns) >= MAX_CONNECTIONS + OVERFLOW:
+                sock.close()  # flooded even past the overflow: nothing more to spend
                 continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Conn(sock, str(address[0]), time.monotonic())
+            conn = _Conn(sock, str(address[0]), now)
             self._conns[sock.fileno()] = conn
             self._selector.register(sock, selectors.EVENT_READ, conn)
+            if full:
+                self._warn(f"from {conn.peer}: 503 at capacity ({MAX_CONNECTIONS} connections busy)")
+                conn.close_after = True
+                self._send(conn, _BUSY)
+            else:
+                self._next_sweep = min(self._next_sweep or now + READ_TIMEOUT, now + READ_TIMEOUT)
+
+    def _evict_idle(self) -> bool:
+        """Close the longest-idle connection to make room; False when none is idle."""
+        oldest: _Conn | None = None
+        for conn in self._conns.values():
+            if conn.idle and (oldest is None or conn.last < oldest.last):
+                oldest = conn
+        if oldest is None:
+            return False
+        self._drop(oldest)
+        return True
 
     def _read(self, conn: _Conn) -> None:
         try:
@@ -544,6 +595,8 @@ class WebhookSource:
         conn.last = time.monotonic()
         if conn.lingering:
             return  # draining a refused request: the bytes go nowhere
+        if conn.started is None:
+            conn.started = conn.last
         conn.reader.feed(data)
         if not conn.busy:
             self._parse(conn)
@@ -568,6 +621,7 @@ class WebhookSource:
             if body is None:
                 return
             head, conn.head = conn.head, None
+            conn.started = time.monotonic() if reader.buffered() else None
             frame = Frame(_text_or_bytes(body), time.time(), head.path)
             conn.busy = True
             self._ready.append((conn, frame, head.keep_alive))
@@ -665,18 +719,36 @@ class WebhookSource:
             self._next_sweep = min(self._next_sweep or conn.lingering, conn.lingering)
 
     def _sweep(self, now: float) -> None:
-        """Close lingering connections whose time is up and idle keep-alive ones."""
+        """Close lingering connections whose time is up, slow requests and idle keep-alive ones."""
         next_sweep = now + 60.0
+        idle_timeout = BUSY_IDLE_TIMEOUT if len(self._conns) > MAX_CONNECTIONS // 2 else IDLE_TIMEOUT
         for conn in list(self._conns.values()):
             if conn.busy:
-                continue
-            if conn.lingering:
-                if now >= conn.lingering:
+                continue  # its frame awaits done(): the answer is due
+            if conn.close_after and not conn.lingering:
+                # The last answer is still being sent: a client that does not
+                # read it is given as long as a slow request.
+                due = conn.last + 2 * READ_TIMEOUT
+                if now >= due:
                     self._drop(conn)
                 else:
-                    next_sweep = min(next_sweep, conn.lingering)
-            elif now - conn.last >= IDLE_TIMEOUT:
+                    next_sweep = min(next_sweep, due)
+                continue
+            if conn.lingering:
+                due = conn.lingering
+            elif conn.head is not None:
+                due = conn.last + READ_TIMEOUT  # a stalled body
+            elif conn.started is not None:
+                due = conn.started + READ_TIMEOUT  # a head that does not come
+            else:
+                due = conn.last + idle_timeout
+            if now < due:
+                next_sweep = min(next_sweep, due)
+            elif conn.lingering or conn.idle:
                 self._drop(conn)
+            else:
+                self._refuse(conn, HttpError(408, f"request not received within {READ_TIMEOUT:g} s"))
+                next_sweep = min(next_sweep, now + LINGER)
         self._next_sweep = next_sweep
 
     def _drop(self, conn: _Conn) -> None:
@@ -703,7 +775,14 @@ class WebhookSource:
         expected = self._expected_auth
         if expected is None:
             return True
-        return header is not None and hmac.compare_digest(header.strip().encode("latin-1", "replace"), expected)
+        if header is None:
+            return False
+        # RFC 9110 §11.1: the scheme name is case-insensitive ("basic" too).
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        given = token.strip().encode("latin-1", "replace")
+        return hmac.compare_digest(given, expected)
 
     def _warn(self, message: str) -> None:
         if self.options.warn is not None:

@@ -82,7 +82,7 @@ def _infer(obj: dict) -> str:
 def _int(value: object) -> int | None:
     try:
         return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # NaN, ±Infinity
         return None
 
 

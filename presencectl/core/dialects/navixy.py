@@ -88,7 +88,7 @@ def _state(obj: dict, forced_type: str | None, times: TimeParser) -> Event:
             if isinstance(loc, dict) and "lat" in loc and "lng" in loc:
                 try:
                     parts.append(f"at {float(loc['lat']):.5f},{float(loc['lng']):.5f}")
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     pass
             if gps.get("speed") is not None:
                 parts.append(f"speed={gps['speed']}")
