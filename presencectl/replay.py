@@ -34,6 +34,7 @@ from presencectl.core.replay import (
     TimingStats,
     format_offset,
 )
+from presencectl.errors import TransportError
 from presencectl.transports.files import CaptureReader
 from presencectl.transports.targets import Target
 from presencectl.transports.ws_server import GOING_AWAY, NORMAL, ServedClient, WebSocketServer
@@ -503,7 +504,8 @@ def replay_to_target(
     """``--to URL``: open the target, replay into it, close it, print the summary.
 
     Raises:
-        TransportError: the target cannot be reached or went away.
+        TransportError: the target cannot be reached or went away, or
+            answered any frame with a refusal (HTTP non-2xx): exit 1.
     """
     target.open()
     send = target.send
@@ -522,6 +524,11 @@ def replay_to_target(
         return target.report()
 
     _play(env, replay, deliver, target.description, progress, limit, finish, idle=getattr(target, "flush", None))
+    failed = getattr(target, "failed", 0)
+    if failed:
+        sent = getattr(target, "sent", None)
+        of = f" of {sent}" if sent is not None else ""
+        raise TransportError(f"{target.description}: {failed}{of} frames were not accepted (see the summary above)")
     return target
 
 

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.conftest import free_port, run_cli
+from tests.conftest import fixture, free_port, run_cli
 from tests.live_support import Cli, WsServer, hold, post
 
 DEEP = '{"event":"deep","d":' + "[" * 1200 + "]" * 1200 + "}"
@@ -33,6 +33,7 @@ HOSTILE = [
     '{"event":"x","device":"\\ud800"}',
     DEEP,
 ]
+FIXTURE_SPAN = fixture("span-activity.capture.ndjson")
 LAST = '{"event":"clientDisconnected","collectionId":"c","deviceId":"survivor"}'
 NDJSON = ("\n".join(HOSTILE) + "\n" + LAST + "\n").encode()
 
@@ -141,3 +142,79 @@ def test_json_output_escapes_c1_and_bidi(fmt_args):
         assert docs[1]["payload"]["nested"]["x"] == TERMINAL_BAIT
     else:
         assert TERMINAL_BAIT in json.dumps(docs[0], ensure_ascii=False)
+
+
+# Item 8: exit codes that tell the truth.
+
+
+def _corrupt_gzips(tmp_path):
+    import gzip
+
+    good = gzip.compress(_capture())
+    yield "header only", good[:10]
+    yield "deflate data garbled", good[:10] + bytes(b ^ 0x5A for b in good[10:])
+    yield "unknown method", b"\x1f\x8b\x09" + good[3:]
+
+
+@pytest.mark.parametrize("command", [["cat"], ["stats"], ["stats", "--json"], ["replay", "--speed", "max"]])
+def test_a_fully_corrupt_gzip_capture_is_exit_1(tmp_path, command):
+    for what, data in _corrupt_gzips(tmp_path):
+        path = tmp_path / "bad.capture.ndjson.gz"
+        path.write_bytes(data)
+        result = run_cli(command[0], str(path), *command[1:])
+        lines = result.stderr.decode().strip().splitlines()
+        assert result.returncode == 1, (what, result.stderr)
+        assert len(lines) == 1 and lines[0].startswith("presencectl: error: ") and "gzip" in lines[0], (what, lines)
+
+
+def test_a_gzip_cut_short_after_data_is_still_a_warning(tmp_path):
+    import gzip
+
+    data = gzip.compress(_capture() * 50)
+    path = tmp_path / "cut.capture.ndjson.gz"
+    path.write_bytes(data[: len(data) // 2])
+    result = run_cli("cat", str(path), "-f", "compact")
+    assert result.returncode == 0
+    assert b"compressed data ends early" in result.stderr and result.stdout
+
+
+def test_replay_to_http_exits_1_when_posts_are_refused():
+    from tests.replay_support import HttpSink
+
+    capture = str(FIXTURE_SPAN)
+    with HttpSink(status=lambda n: 401) as sink:
+        result = run_cli("replay", capture, "--to", sink.url, "--speed", "max")
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 1
+    sent = len(sink.posts)
+    assert sent > 0
+    assert f"{sent} of {sent} POSTs answered non-2xx (401: {sent})" in lines[-2]
+    assert lines[-1].startswith("presencectl: error: ") and f"{sent} of {sent} frames were not accepted" in lines[-1]
+    with HttpSink() as sink:
+        result = run_cli("replay", capture, "--to", sink.url, "--speed", "max")
+    assert result.returncode == 0 and b"non-2xx" not in result.stderr
+
+
+# Item 9: a BOM, a version that is text.
+
+
+def test_a_bom_before_the_header_is_skipped(tmp_path):
+    path = tmp_path / "bom.capture.ndjson"
+    path.write_bytes(b"\xef\xbb\xbf" + _capture())
+    result = run_cli("cat", str(path), "-f", "json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[-1]["subject"] == "survivor"
+    assert events[-1]["received"] is not None  # read as a capture, not as plain NDJSON
+    result = run_cli("cat", "-", "-f", "json", input=b"\xef\xbb\xbf" + LAST.encode() + b"\n")
+    assert json.loads(result.stdout)["subject"] == "survivor"
+
+
+@pytest.mark.parametrize(("version", "says"), [('"1"', 'not "1"'), ("1.0", "not 1.0"), ("true", "not true"), ("2", "version 2 is not supported")])
+def test_a_header_version_that_is_not_the_number_1(tmp_path, version, says):
+    path = tmp_path / "v.capture.ndjson"
+    path.write_bytes(_capture().replace(b'{"presencectl":1,', b'{"presencectl":' + version.encode() + b",", 1))
+    result = run_cli("cat", str(path))
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1
+    assert says in lines[0]

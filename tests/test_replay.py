@@ -320,7 +320,7 @@ def test_to_http_posts_each_frame_and_counts_non_2xx(awkward):
     with HttpSink(status=lambda n: 500 if n in failing else (204 if n == 3 else 200)) as sink:
         result = run_cli("replay", str(awkward), "--to", sink.url, "--speed", "max", "-H", "X-Signature: abc")
     assert_no_traceback(result)
-    assert result.returncode == 0
+    assert result.returncode == 1  # any refused frame (issue 12)
     bodies = [p.body for p in sink.posts]
     assert bodies == [m.encode() if isinstance(m, str) else m for m in AWKWARD]
     post = sink.posts[0]
@@ -333,7 +333,8 @@ def test_to_http_posts_each_frame_and_counts_non_2xx(awkward):
     assert stderr.count("HTTP 500") == 2
     assert "\x1b" not in stderr  # the hostile answer body is shown escaped
     assert "\\x1b[31mboom" in stderr
-    assert "2 non-2xx answers (500: 2)" in stderr.splitlines()[-1]
+    assert f"2 of {len(AWKWARD)} POSTs answered non-2xx (500: 2)" in stderr.splitlines()[-2]
+    assert stderr.splitlines()[-1].startswith("presencectl: error: ") and "2 of" in stderr.splitlines()[-1]
     assert f"replayed {len(AWKWARD)} frames" in stderr
     assert result.stdout == b""
 

@@ -163,6 +163,13 @@ def parse_header(obj: Any) -> Header | None:
     if not isinstance(obj, dict) or "presencectl" not in obj:
         return None
     version = obj.get("presencectl")
+    if type(version) is not int:
+        # "1", 1.0, true: not a version number at all, whatever it looks like.
+        raise CaptureFormatError(
+            f"capture header: \"presencectl\" must be the format version as a number "
+            f"(like {FORMAT_VERSION}), not {_short_json(version)}; the file is damaged or was "
+            "not written by presencectl"
+        )
     if version != FORMAT_VERSION:
         raise CaptureFormatError(
             f"capture format version {version!r} is not supported (this presencectl reads "
@@ -182,6 +189,14 @@ def parse_header(obj: Any) -> Header | None:
         [t for t in topics if isinstance(t, str)] if isinstance(topics, list) else None,
         extra,
     )
+
+
+def _short_json(value: Any) -> str:
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def decode_record(line: bytes | str) -> Frame | Marker:

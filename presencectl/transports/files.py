@@ -24,11 +24,12 @@ from presencectl.core.capture import (
 )
 from presencectl.core.decode import loads
 from presencectl.core.events import Frame, Marker
-from presencectl.errors import InputNotFound, PresenceError
+from presencectl.errors import CaptureFormatError, InputNotFound, PresenceError
 
 __all__ = ["open_input", "iter_lines", "CaptureReader", "CaptureWriter"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
 
 
@@ -57,13 +58,28 @@ def open_input(path: str) -> BinaryIO:
 
 
 def iter_lines(stream: BinaryIO, warn: Callable[[str], None], name: str) -> Iterator[bytes]:
-    """Lines (with their newline) of a stream; a cut-short gzip ends with a warning."""
+    """Lines (with their newline) of a stream; a cut-short gzip ends with a warning.
+
+    Raises:
+        CaptureFormatError: gzip data of which not one byte can be unpacked.
+        PresenceError: the file cannot be read.
+    """
+    read = False
     try:
-        yield from stream
+        for line in stream:
+            read = True
+            yield line
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        warn(f"{name}: compressed data ends early or is corrupt ({exc}); read what was there")
+        _gzip_trouble(exc, read, warn, name)
     except OSError as exc:
         raise PresenceError(f"{name}: read error: {exc.strerror or exc}") from None
+
+
+def _gzip_trouble(exc: Exception, read: bool, warn: Callable[[str], None], name: str) -> None:
+    """A cut-short gzip after some data is a warning; one with no data at all is an error."""
+    if not read:
+        raise CaptureFormatError(f"{name}: not readable gzip data ({exc})") from None
+    warn(f"{name}: compressed data ends early or is corrupt ({exc}); read what was there")
 
 
 class CaptureReader:
@@ -89,6 +105,8 @@ class CaptureReader:
         self._first: bytes | None = None
         self.bad_records = 0
         for line in self._lines:
+            if line.startswith(_BOM):
+                line = line[len(_BOM):]  # an editor's byte order mark, not data
             if not line.strip():
                 continue
             try:
@@ -169,7 +187,7 @@ class CaptureReader:
             try:
                 block = stream.read(size)
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                self.warn(f"{self.name}: compressed data ends early or is corrupt ({exc}); read what was there")
+                _gzip_trouble(exc, True, self.warn, self.name)  # the header line was read
                 block = b""
             except OSError as exc:
                 raise PresenceError(f"{self.name}: read error: {exc.strerror or exc}") from None

@@ -104,6 +104,8 @@ class BaseTarget:
 
     description = "?"
     honours_disconnects = False
+    #: Frames the destination answered but did not accept (HTTP non-2xx).
+    failed = 0
 
     def marker(self, marker: Marker) -> None:
         pass
@@ -429,4 +431,4 @@ class HttpTarget(BaseTarget):
         detail = ", ".join(
             f"{status}: {count}" for status, count in sorted(self.statuses.items()) if not 200 <= status < 300
         )
-        return [f"{self.failed} non-2xx answers ({detail})"]
+        return [f"{self.failed} of {self.sent} POSTs answered non-2xx ({detail})"]
