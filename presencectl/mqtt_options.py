@@ -10,7 +10,8 @@ source with :meth:`MqttArgs.build_source`. The command needs ``cls=MqttCommand``
     client_id: ClientIdOpt = None, username: UsernameOpt = None, password: PasswordOpt = None,
     share: ShareOpt = None, publish: PublishOpt = None, clean_session: CleanSessionOpt = True,
     skip_retained: SkipRetainedOpt = False, aliyun_device: AliyunDeviceOpt = None,
-    device_secret: DeviceSecretOpt = None,
+    device_secret: DeviceSecretOpt = None, password_file: PasswordFileOpt = None,
+    device_secret_file: DeviceSecretFileOpt = None,
 
 Only ``typer`` is imported here: ``presencectl --help`` stays fast, paho is
 loaded when an MQTT source is built.
@@ -101,7 +102,15 @@ PasswordOpt = Annotated[
     str | None,
     typer.Option(
         "--password",
-        help="MQTT password (instead of the one in the URL). Safer: the env var PRESENCECTL_PASSWORD, used when neither gives one.",
+        help="MQTT password (instead of the one in the URL). Visible to other users in ps: prefer --password-file or the env var PRESENCECTL_PASSWORD (used when nothing else gives one).",
+        rich_help_panel=MQTT, show_default=False,
+    ),
+]
+PasswordFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--password-file", metavar="FILE",
+        help="Read the MQTT password from the first line of FILE (kept out of ps).",
         rich_help_panel=MQTT, show_default=False,
     ),
 ]
@@ -151,15 +160,23 @@ DeviceSecretOpt = Annotated[
     str | None,
     typer.Option(
         "--device-secret", envvar="PRESENCECTL_DEVICE_SECRET",
-        help="The Aliyun DeviceSecret for --aliyun-device.",
+        help="The Aliyun DeviceSecret for --aliyun-device. Visible to other users in ps: prefer --device-secret-file or the env var.",
+        rich_help_panel=MQTT, show_default=False,
+    ),
+]
+DeviceSecretFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--device-secret-file", metavar="FILE",
+        help="Read the Aliyun DeviceSecret from the first line of FILE (kept out of ps).",
         rich_help_panel=MQTT, show_default=False,
     ),
 ]
 
 #: The MQTT-only flags, for "cannot be used with a WebSocket source" errors.
 MQTT_ONLY = (
-    "-T", "--qos", "--mqtt-version", "--client-id", "--username", "--password", "--share",
-    "--publish", "--no-clean-session", "--skip-retained", "--aliyun-device",
+    "-T", "--qos", "--mqtt-version", "--client-id", "--username", "--password", "--password-file", "--share",
+    "--publish", "--no-clean-session", "--skip-retained", "--aliyun-device", "--device-secret-file",
 )
 
 
@@ -197,6 +214,8 @@ class MqttArgs:
     skip_retained: bool = False
     aliyun_device: str | None = None
     device_secret: str | None = None
+    password_file: str | None = None
+    device_secret_file: str | None = None
 
     def given(self) -> dict[str, bool]:
         """Which MQTT flags differ from their defaults (keys as in :data:`MQTT_ONLY`).
@@ -210,11 +229,13 @@ class MqttArgs:
             "--client-id": self.client_id is not None,
             "--username": self.username is not None,
             "--password": self.password is not None,
+            "--password-file": self.password_file is not None,
             "--share": self.share is not None,
             "--publish": bool(self.publish),
             "--no-clean-session": not self.clean_session,
             "--skip-retained": self.skip_retained,
             "--aliyun-device": self.aliyun_device is not None,
+            "--device-secret-file": self.device_secret_file is not None,
         }
 
     def check_not_mqtt(self, where: str) -> None:
@@ -243,6 +264,7 @@ class MqttArgs:
         Raises:
             UsageError: a bad URL, topic, flag combination or unreadable file.
         """
+        from presencectl.secrets import resolve_secret
         from presencectl.transports.mqtt import mqtt_source_from_args
 
         version = self.mqtt_version.value if isinstance(self.mqtt_version, MqttVersion) else self.mqtt_version
@@ -253,7 +275,7 @@ class MqttArgs:
             mqtt_version=version,
             client_id=self.client_id,
             username=self.username,
-            password=self.password,
+            password=resolve_secret(self.password, self.password_file, "--password"),
             share=self.share,
             publish=self.publish or None,
             cacert=cacert,
@@ -264,6 +286,17 @@ class MqttArgs:
             clean_session=self.clean_session,
             skip_retained=self.skip_retained,
             aliyun_device=self.aliyun_device,
-            device_secret=self.device_secret,
+            device_secret=resolve_secret(
+                None if self.device_secret_file is not None and self.device_secret == _env_secret() else self.device_secret,
+                self.device_secret_file,
+                "--device-secret",
+            ),
             notice=notice,
         )
+
+
+def _env_secret() -> str | None:
+    """``PRESENCECTL_DEVICE_SECRET`` (Typer fills --device-secret from it): a file given beats it."""
+    import os
+
+    return os.environ.get("PRESENCECTL_DEVICE_SECRET")

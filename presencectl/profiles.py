@@ -562,37 +562,18 @@ def _mask_secret(text: str) -> str:
 
 
 def mask_url(url: str) -> str:
-    """The URL with its password and secret query values (``token=``, ``hash=``…) masked.
+    """The URL with its user name, password and secret query values masked (:func:`redact_url`).
 
     ``${VAR}`` references stay visible: they are names, not secrets.
 
     >>> mask_url("mqtt://bob:s3cret@broker:1883/?token=abc&x=1")
-    'mqtt://bob:****@broker:1883/?token=****&x=1'
+    'mqtt://****:****@broker:1883/?token=****&x=1'
     >>> mask_url("wss://h/x?apiKey=${KEY}")
     'wss://h/x?apiKey=${KEY}'
     """
-    from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+    from presencectl.core.capture import redact_url
 
-    from presencectl.core.capture import is_secret_name
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, password = userinfo.partition(":")
-        netloc = f"{user}{':' + _mask_secret(password) if sep else ''}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = "&".join(
-            f"{quote(k, safe='/:,$@{}')}="
-            + (_mask_secret(v) if is_secret_name(k) else quote(v, safe="/:,$@{}"))
-            for k, v in pairs
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return redact_url(url, MASK, keep=_only_references)
 
 
 def _mask_text(text: str) -> str:

@@ -235,14 +235,14 @@ def test_masked_hides_every_secret_but_not_variable_names(tmp_path):
     span = masked(profiles["span-prod"])
     assert span["headers"] == ["X-API-Token: ${SPAN_TOKEN}", f"Accept-Language: {MASK}"]
     aliyun = masked(profiles["aliyun-app"])
-    assert aliyun["url"] == "mqtts://app:${ALIYUN_PASSWORD}@iot.example.com:1883"
+    assert aliyun["url"] == "mqtts://****:${ALIYUN_PASSWORD}@iot.example.com:1883"
     assert aliyun["password"] == "${ALIYUN_PASSWORD}"
     assert aliyun["publish"] == [["/sys/a1X5eCzh6fEH7/app/up/account/bind", '{"id":"1","params":{"iotToken":"****"}}']]
     spaces = masked(profiles["spaces"])
     assert spaces["emit"] == [["SUBSCRIBE_CHANNEL", {"type": "topic", "_id": "5c3f", "password": MASK}]]
     assert spaces["send"] == [MASK, "${SEND_REF}"]
     path.write_text('[profiles.a]\nurl = "mqtt://bob:hunter2@h:1883/?x=1&apiKey=k3y&hash=abc"\n')
-    assert masked(load(path)["a"])["url"] == "mqtt://bob:****@h:1883/?x=1&apiKey=****&hash=****"
+    assert masked(load(path)["a"])["url"] == "mqtt://****:****@h:1883/?x=1&apiKey=****&hash=****"
 
 
 # --- ProfileCommand: the Typer glue, in-process ----------------------------------------
@@ -332,7 +332,7 @@ def test_profiles_lists_with_secrets_masked(tmp_path):
     out = result.stdout.decode()
     names = [line.split()[0] for line in out.splitlines()]
     assert names == ["span-prod", "aliyun-app", "spaces"]
-    assert "mqtts://app:${ALIYUN_PASSWORD}@iot.example.com:1883" in out
+    assert "mqtts://****:${ALIYUN_PASSWORD}@iot.example.com:1883" in out
     assert "3 profiles in" in result.stderr.decode()
 
     shown = run_cli("profiles", "show", "spaces", env=xdg_env(tmp_path, **ENV))

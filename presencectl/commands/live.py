@@ -21,10 +21,12 @@ from presencectl.mqtt_options import (
     AliyunDeviceOpt,
     CleanSessionOpt,
     ClientIdOpt,
+    DeviceSecretFileOpt,
     DeviceSecretOpt,
     MqttArgs,
     MqttCommand,
     MqttVersionOpt,
+    PasswordFileOpt,
     PasswordOpt,
     PublishOpt,
     QosOpt,
@@ -88,7 +90,7 @@ SourceArg = Annotated[
 ]
 HeaderOpt = Annotated[
     list[str] | None,
-    typer.Option("-H", "--header", help="'Name: value' sent with the WebSocket upgrade (repeatable).", rich_help_panel=CONNECTION),
+    typer.Option("-H", "--header", help="'Name: value' sent with the WebSocket upgrade (repeatable). Values are visible to other users in ps: -H @FILE reads Name: value lines from FILE.", rich_help_panel=CONNECTION),
 ]
 SubprotocolOpt = Annotated[
     list[str] | None,
@@ -171,6 +173,16 @@ class ConnectArgs:
     sio: SocketIOArgs = field(default_factory=SocketIOArgs)
     mqtt: MqttArgs = field(default_factory=MqttArgs)
     allow_remote: bool = False
+
+    def header_lines(self) -> list[str]:
+        """The ``-H`` lines, ``@FILE`` ones read from their file.
+
+        Raises:
+            UsageError: a file cannot be read.
+        """
+        from presencectl.secrets import expand_headers
+
+        return expand_headers(self.headers)
 
     def given(self) -> dict[str, bool]:
         """Which flags differ from their defaults (for misuse errors)."""
@@ -307,7 +319,7 @@ def build_source(
         return socketio_source_from_args(
             source,
             **args.sio.source_kwargs(),
-            headers=args.headers,
+            headers=args.header_lines(),
             cacert=args.cacert,
             cert=args.cert,
             key=args.key,
@@ -342,7 +354,7 @@ def build_source(
         ping = _duration(args.ping_interval, "--ping-interval", allow_zero=True)
         options = WsOptions(
             source,
-            headers=list(args.headers),
+            headers=args.header_lines(),
             subprotocols=list(args.subprotocols),
             sends=_read_sends(args),
             ssl_context=context,
@@ -435,7 +447,7 @@ def run_live(
             source.transport if source is not None else "file",
             time.time(),
             topics=getattr(source, "topics", None),
-            headers=args.headers or None,
+            headers=args.header_lines() or None,
         )
         recorder = CaptureWriter(record, header)
     pipeline = Pipeline(decoder, filt, render, out, limit, recorder)
@@ -546,6 +558,8 @@ def tail_cmd(
     skip_retained: SkipRetainedOpt = False,
     aliyun_device: AliyunDeviceOpt = None,
     device_secret: DeviceSecretOpt = None,
+    password_file: PasswordFileOpt = None,
+    device_secret_file: DeviceSecretFileOpt = None,
     record: Annotated[
         str | None,
         typer.Option("--record", help="Also write a capture to FILE (.gz compresses); every frame is on disk before it is shown.", rich_help_panel=RECORDING, show_default=False),
@@ -596,6 +610,7 @@ def tail_cmd(
         MqttArgs(
             topic or [], qos, mqtt_version, client_id, username, password, share,
             [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
+            password_file, device_secret_file,
         ),
         allow_remote=allow_remote,
     )
@@ -652,6 +667,8 @@ def record_cmd(
     skip_retained: SkipRetainedOpt = False,
     aliyun_device: AliyunDeviceOpt = None,
     device_secret: DeviceSecretOpt = None,
+    password_file: PasswordFileOpt = None,
+    device_secret_file: DeviceSecretFileOpt = None,
     type_: TypeOpt = None,
     subject: SubjectOpt = None,
     dialect: DialectOpt = None,
@@ -684,6 +701,7 @@ def record_cmd(
         MqttArgs(
             topic or [], qos, mqtt_version, client_id, username, password, share,
             [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
+            password_file, device_secret_file,
         ),
         allow_remote=allow_remote,
     )

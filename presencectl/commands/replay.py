@@ -69,7 +69,7 @@ def replay_cmd(
     ] = None,
     header: Annotated[
         list[str] | None,
-        typer.Option("-H", "--header", metavar="'Name: value'", help="--to: a header for the WebSocket handshake or each POST (repeatable).", rich_help_panel=TARGET),
+        typer.Option("-H", "--header", metavar="'Name: value'", help="--to: a header for the WebSocket handshake or each POST (repeatable). Values are visible to other users in ps: -H @FILE reads Name: value lines from FILE.", rich_help_panel=TARGET),
     ] = None,
     socketio: ServeSocketIOOpt = False,
     namespace: ServeNamespaceOpt = None,
@@ -240,12 +240,13 @@ def replay_cmd(
         target = None
         serve_at = None
         if to is not None:
+            from presencectl.secrets import expand_headers
             from presencectl.transports.targets import TargetOptions, make_target
 
             target = make_target(
                 to,
                 TargetOptions(
-                    headers=list(header or ()),
+                    headers=expand_headers(header or ()),
                     insecure=insecure,
                     cacert=cacert,
                     timeout=timeout if timeout is not None else 10.0,

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 import orjson
 
@@ -42,20 +42,17 @@ __all__ = [
 FORMAT_VERSION = 1
 MARKS = ("connected", "disconnected", "reconnecting")
 
-#: Query parameter names whose values are secrets: the name itself (``token``,
-#: ``hash``), or a name ending in one (``api_token``, ``X-API-Key``, ``apiKey``);
-#: not names that merely contain one (``tokenType``).
-_SECRET_WORDS = (
-    "token|hash|secret|password|passwd|pass|pwd|key|apikey|sig|signature|auth|"
-    "authorization|jwt|session|sessionid|credential|credentials|access_token"
-)
-_SECRET_NAME = re.compile(rf"^(?:{_SECRET_WORDS})$|[_.-](?:{_SECRET_WORDS})$", re.IGNORECASE)
-_SECRET_CAMEL = re.compile(r"[a-z](?:Token|Key|Secret|Hash|Password|Signature|Auth|Jwt|Session)$")
+#: A query parameter (or JSON field) whose name contains one of these,
+#: in any case, carries a secret: ``accesstoken``, ``clientSecret``,
+#: ``X-API-Key``, ``passwd``, ``authCode``, ``sig``, ``sessionid``... Some
+#: harmless names match too (``tokenType``): hiding them costs nothing.
+SECRET_WORDS = ("token", "secret", "key", "pass", "auth", "sig", "session", "hash", "jwt", "credential", "pwd")
 
 
 def is_secret_name(name: str) -> bool:
-    """Whether a query parameter (or header) name carries a secret value."""
-    return bool(_SECRET_NAME.search(name) or _SECRET_CAMEL.search(name))
+    """Whether a query parameter (or header, or field) name carries a secret value."""
+    low = name.lower()
+    return any(word in low for word in SECRET_WORDS)
 
 
 REDACTED = "REDACTED"
@@ -73,27 +70,45 @@ class Header:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def redact_url(url: str) -> str:
-    """Remove credentials from a URL: password in the user part, secret query values.
+def redact_url(url: str, mask: str = REDACTED, keep: Callable[[str], bool] | None = None) -> str:
+    """Remove credentials from a URL: user name and password, secret query values.
 
-    >>> redact_url("mqtt://bob:s3cret@broker:1883?token=abc&x=1")
-    'mqtt://bob:REDACTED@broker:1883?token=REDACTED&x=1'
+    The one function for every place a URL is shown or stored (capture
+    headers, stderr notices, profile listings). Other query parameters are
+    kept byte for byte.
+
+    Args:
+        url: the URL as given.
+        mask: what replaces each secret.
+        keep: a secret for which this is true is shown as is (profiles show
+            ``${VAR}`` references: names, not secrets).
+
+    >>> redact_url("mqtt://bob:s3cret@broker:1883?accessToken=abc&x=1")
+    'mqtt://REDACTED:REDACTED@broker:1883?accessToken=REDACTED&x=1'
     """
+
+    def hide(text: str) -> str:
+        return text if keep is not None and keep(unquote(text)) else mask
+
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return url
+    except ValueError:  # "ws://[bad": still say what it was, minus anything secret
+        shown = re.sub(r"//[^/?#]*@", f"//{mask}@", url.partition("?")[0])
+        return shown + (f"?{mask}" if "?" in url else "")
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}{':' + REDACTED if sep else ''}@{hostport}"
+        user, sep, password = userinfo.partition(":")
+        netloc = f"{hide(user) if user else ''}{':' + hide(password) if sep else ''}@{hostport}"
     query = parts.query
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, REDACTED if is_secret_name(k) else v) for k, v in pairs], safe="/:,"
-        )
+        pieces = []
+        for piece in query.split("&"):
+            name, sep, value = piece.partition("=")
+            if sep and is_secret_name(unquote_plus(name)):
+                piece = f"{name}={hide(value)}"
+            pieces.append(piece)
+        query = "&".join(pieces)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -26,11 +26,13 @@ from presencectl.transports.files import CaptureReader, CaptureWriter
 @pytest.mark.parametrize(
     "url, expected",
     [
-        ("mqtt://bob:s3cret@broker:1883", "mqtt://bob:REDACTED@broker:1883"),
-        ("mqtt://bob@broker", "mqtt://bob@broker"),
+        # A user name can be the token itself (mqtt://TOKEN@host): hidden too (issue 12).
+        ("mqtt://bob:s3cret@broker:1883", "mqtt://REDACTED:REDACTED@broker:1883"),
+        ("mqtt://bob@broker", "mqtt://REDACTED@broker"),
         ("wss://h/x?api_token=abc&collection=1", "wss://h/x?api_token=REDACTED&collection=1"),
         ("wss://h/sub?hash=22eac1c2&X-Atmosphere-Transport=websocket", "wss://h/sub?hash=REDACTED&X-Atmosphere-Transport=websocket"),
-        ("sios://h/socket.io/?token=eyJ&tokenType=jwt", "sios://h/socket.io/?token=REDACTED&tokenType=jwt"),
+        ("sios://h/socket.io/?token=eyJ&tokenType=jwt", "sios://h/socket.io/?token=REDACTED&tokenType=REDACTED"),
+        ("ws://h/?accesstoken=a&apitoken=b&clientsecret=c&Passwd=d&authCode=e&sig=f&x=1", "ws://h/?accesstoken=REDACTED&apitoken=REDACTED&clientsecret=REDACTED&Passwd=REDACTED&authCode=REDACTED&sig=REDACTED&x=1"),
         ("ws://h:1/p", "ws://h:1/p"),
         ("ws://h/?apiKey=k&X-API-Key=k&access_token=t&sessionid=s&page=2", "ws://h/?apiKey=REDACTED&X-API-Key=REDACTED&access_token=REDACTED&sessionid=REDACTED&page=2"),
     ],
