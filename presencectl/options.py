@@ -133,6 +133,21 @@ LiveOpt = Annotated[
 AssumeTzOpt = Annotated[
     str, typer.Option("--assume-tz", help="Zone for timestamps that carry none (Span time, Navixy user_time): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
 ]
+MaxLineOpt = Annotated[
+    str,
+    typer.Option("--max-line", metavar="SIZE", help="A line of a file or stdin longer than this is not read (memory stays bounded, even for a .gz bomb): an unparsed event says so and reading goes on. 16M, 512k, 1G."),
+]
+
+
+def parse_max_line(text: str) -> int:
+    """The ``--max-line`` value in bytes.
+
+    Raises:
+        UsageError: not a size.
+    """
+    from presencectl.transports.webhook import parse_size
+
+    return parse_size(text, "--max-line")
 
 
 @dataclass(slots=True)

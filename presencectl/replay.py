@@ -35,7 +35,7 @@ from presencectl.core.replay import (
     format_offset,
 )
 from presencectl.errors import TransportError
-from presencectl.transports.files import CaptureReader
+from presencectl.transports.files import DEFAULT_MAX_LINE, CaptureReader
 from presencectl.transports.targets import Target
 from presencectl.transports.ws_server import GOING_AWAY, NORMAL, ServedClient, WebSocketServer
 
@@ -103,14 +103,18 @@ class ReplaySource:
         warn: where trouble in the file is reported (each message once).
         passes: how many times the records will be read (None: any number,
             e.g. one pass per served client). stdin is held in memory then.
+        max_line: a longer line is not read (``--max-line``).
 
     Raises:
         InputNotFound: the file cannot be opened.
         CaptureFormatError: a capture header of an unknown version.
     """
 
-    def __init__(self, path: str, warn: Callable[[str], None], passes: int | None = 1) -> None:
+    def __init__(
+        self, path: str, warn: Callable[[str], None], passes: int | None = 1, max_line: int = DEFAULT_MAX_LINE
+    ) -> None:
         self.path = path
+        self.max_line = max_line
         self.name = "stdin" if path == "-" else path
         seen: set[str] = set()
 
@@ -122,7 +126,7 @@ class ReplaySource:
         self.warn = warn_once
         self.bad_records = 0
         self._lock = threading.Lock()
-        reader = CaptureReader(path, warn_once)
+        reader = CaptureReader(path, warn_once, max_line)
         self.header = reader.header
         self.is_capture = reader.is_capture
         self._reader: CaptureReader | None = reader
@@ -142,7 +146,7 @@ class ReplaySource:
         with self._lock:
             reader, self._reader = self._reader, None
         if reader is None:
-            reader = CaptureReader(self.path, self.warn)
+            reader = CaptureReader(self.path, self.warn, self.max_line)
         return self._read(reader)
 
     def _read(self, reader: CaptureReader) -> Iterator[Record]:
@@ -156,9 +160,12 @@ class ReplaySource:
                         continue
                     yield record
             else:
-                from presencectl.core.framing import ndjson_payloads
+                from presencectl.core.framing import OverlongLine, ndjson_payloads
 
                 for line in ndjson_payloads(reader.lines()):
+                    if type(line) is OverlongLine:
+                        yield Frame(line)  # decoded as "over the --max-line limit"
+                        continue
                     try:
                         yield Frame(line.decode("utf-8"))
                     except UnicodeDecodeError:

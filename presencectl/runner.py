@@ -17,8 +17,8 @@ from presencectl.console import Environment, Output
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Event, Frame, Marker
 from presencectl.core.filters import Filter
-from presencectl.core.framing import ndjson_payloads
-from presencectl.transports.files import CaptureReader, CaptureWriter
+from presencectl.core.framing import OverlongLine, ndjson_payloads
+from presencectl.transports.files import DEFAULT_MAX_LINE, CaptureReader, CaptureWriter
 
 __all__ = ["Counts", "Pipeline", "LimitReached", "run_cat", "feed_lines", "run_blocks", "parallel_workers"]
 
@@ -125,8 +125,8 @@ class Pipeline:
                 self.recorder.close()
 
 
-def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:
-    """``cat``: feed files (or stdin) through ``pipeline``.
+def run_cat(env: Environment, paths: list[str], pipeline: Pipeline, max_line: int = DEFAULT_MAX_LINE) -> Counts:
+    """``cat``: feed files (or stdin) through ``pipeline``; lines over ``max_line`` are not read.
 
     Lines that the filter's cheap byte test rules out are never parsed. A
     large regular file is decoded and rendered by one worker process per core
@@ -140,7 +140,7 @@ def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:
     gc.set_threshold(100_000, 50, 50)
     try:
         for path in paths:
-            reader = CaptureReader(path, env.warn)
+            reader = CaptureReader(path, env.warn, max_line)
             try:
                 workers = 1
                 if pipeline.limit is None and pipeline.on_event is None and pipeline.recorder is None:
@@ -279,7 +279,8 @@ def _run_block(block: bytes) -> tuple:
     assert _JOB is not None
     work, is_capture, name = _JOB
     warnings: list[str] = []
-    result = work(_BlockReader(is_capture, name, warnings.append), block.splitlines(keepends=True))
+    lines = [block] if type(block) is OverlongLine else block.splitlines(keepends=True)
+    result = work(_BlockReader(is_capture, name, warnings.append), lines)
     return result, warnings
 
 

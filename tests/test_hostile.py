@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.conftest import fixture, free_port, run_cli
+from tests.conftest import cli_env, fixture, free_port, run_cli
 from tests.live_support import Cli, WsServer, hold, post
 
 DEEP = '{"event":"deep","d":' + "[" * 1200 + "]" * 1200 + "}"
@@ -218,3 +218,67 @@ def test_a_header_version_that_is_not_the_number_1(tmp_path, version, says):
     lines = result.stderr.decode().strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1
     assert says in lines[0]
+
+
+# Item 4: a line (or a decompression bomb) over --max-line is not read.
+
+
+def _bomb(path, line_mb: int, capture: bool = False) -> None:
+    import gzip
+
+    before = '{"event":"before","device":"d0"}'
+    after = '{"event":"after","device":"d1"}'
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        if capture:
+            f.write(b'{"presencectl":1,"source":"ws://x","transport":"websocket","started":1700000000.0,"topics":null}\n')
+            f.write(json.dumps({"t": 1700000001.0, "topic": None, "text": before}).encode() + b"\n")
+            f.write(b'{"t":1700000002.0,"topic":null,"text":"')
+        else:
+            f.write(before.encode() + b"\n")
+            f.write(b'{"event":"bomb","data":"')
+        chunk = b"A" * (1 << 20)
+        for _ in range(line_mb):
+            f.write(chunk)
+        f.write(b'"}\n' if not capture else b'"}\n')
+        if capture:
+            f.write(json.dumps({"t": 1700000003.0, "topic": None, "text": after}).encode() + b"\n")
+        else:
+            f.write(after.encode() + b"\n")
+
+
+@pytest.mark.parametrize("capture", [False, True])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize(
+    "command",
+    [["cat", "-f", "json"], ["stats", "--json"], ["replay", "--speed", "max", "--rate", "1000", "-f", "json"], ["tail", "-f", "json"]],
+)
+def test_a_line_over_max_line_is_an_unparsed_event_and_reading_goes_on(tmp_path, command, jobs, capture):
+    if command[0] in ("replay", "tail") and jobs == "2":
+        pytest.skip("replay and tail read one line at a time")
+    path = tmp_path / ("bomb.capture.ndjson.gz" if capture else "bomb.ndjson.gz")
+    _bomb(path, 5, capture)
+    result = run_cli(command[0], str(path), *command[1:], "--max-line", "1M", env=cli_env(PRESENCECTL_JOBS=jobs))
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    if command[0] == "stats":
+        doc = json.loads(result.stdout)
+        assert doc["events"] == 3 and doc["malformed"] == 1
+        return
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["type"] for e in events] == ["before", None, "after"]
+    assert "over the --max-line limit of 1,048,576 bytes" in events[1]["summary"]
+    assert events[1]["payload"].startswith('{"') and len(events[1]["payload"]) < 1000
+
+
+def test_max_line_default_and_bad_values(tmp_path):
+    path = tmp_path / "bomb.ndjson.gz"
+    _bomb(path, 17)  # over the 16 MB default
+    result = run_cli("cat", str(path), "-f", "compact")
+    assert result.returncode == 0
+    assert b"over the --max-line limit of 16,777,216 bytes" in result.stdout
+    assert b"after" in result.stdout.splitlines()[-1]
+    for bad in ("lots", "0", "²"):
+        result = run_cli("cat", str(path), "--max-line", bad)
+        assert result.returncode == 2 and b"bad --max-line" in result.stderr
+    result = run_cli("tail", "ws://127.0.0.1:9/x", "--max-line", "1M")
+    assert result.returncode == 2 and b"--max-line is for a file or stdin" in result.stderr

@@ -20,6 +20,7 @@ from presencectl.options import (
     KindOpt,
     LimitOpt,
     LiveOpt,
+    MaxLineOpt,
     OutputArgs,
     SinceOpt,
     SubjectOpt,
@@ -31,6 +32,7 @@ from presencectl.options import (
     VerboseOpt,
     WhereOpt,
     make_decoder,
+    parse_max_line,
 )
 
 
@@ -57,6 +59,7 @@ def cat_cmd(
     verbose: VerboseOpt = False,
     live: LiveOpt = False,
     assume_tz: AssumeTzOpt = "UTC",
+    max_line: MaxLineOpt = "16M",
 ) -> None:
     """Render a capture or NDJSON stream: the tail renderer and filters, no network.
 
@@ -76,14 +79,15 @@ def cat_cmd(
 
         filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
         decoder = make_decoder(dialect, assume_tz)
+        line_limit = parse_max_line(max_line)
         if live:
-            _cat_live(env, files or ["-"], decoder, filt, limit, fmt is not None or verbose, color, utc)
+            _cat_live(env, files or ["-"], decoder, filt, limit, fmt is not None or verbose, color, utc, line_limit)
             return
         opts = OutputArgs(fmt, color, utc, time, verbose).render_options(env)
         output = Output(env.stdout, live=False)
         pipeline = Pipeline(decoder, filt, make_renderer(opts), output, limit)
         try:
-            counts = run_cat(env, files or ["-"], pipeline)
+            counts = run_cat(env, files or ["-"], pipeline, line_limit)
         finally:
             pipeline.close()
         if counts.unparsed:
@@ -92,7 +96,7 @@ def cat_cmd(
     guarded(env, body)
 
 
-def _cat_live(env, paths, decoder, filt, limit, line_options, color, utc):  # type: ignore[no-untyped-def]
+def _cat_live(env, paths, decoder, filt, limit, line_options, color, utc, max_line):  # type: ignore[no-untyped-def]
     """``cat --live``: the file(s) into a live presence table, then the summary."""
     from presencectl.console import choose_color
     from presencectl.errors import UsageError
@@ -108,7 +112,7 @@ def _cat_live(env, paths, decoder, filt, limit, line_options, color, utc):  # ty
         pipeline = Pipeline(decoder, filt, None, None, limit)
         table.attach(pipeline)
         try:
-            counts = run_cat(env, paths, pipeline)
+            counts = run_cat(env, paths, pipeline, max_line)
         finally:
             pipeline.close()
     if counts.unparsed:

@@ -47,6 +47,7 @@ from presencectl.options import (
     KindOpt,
     LimitOpt,
     LiveOpt,
+    MaxLineOpt,
     OutputArgs,
     SinceOpt,
     SubjectOpt,
@@ -173,6 +174,8 @@ class ConnectArgs:
     sio: SocketIOArgs = field(default_factory=SocketIOArgs)
     mqtt: MqttArgs = field(default_factory=MqttArgs)
     allow_remote: bool = False
+    #: ``--max-line``: for a file or stdin SOURCE only.
+    max_line: str = "16M"
 
     def header_lines(self) -> list[str]:
         """The ``-H`` lines, ``@FILE`` ones read from their file.
@@ -265,6 +268,8 @@ def _check_applicable(kind: str, args: ConnectArgs) -> None:
     args.sio.check_not_socketio(
         {"file": "a file source", "webhook": "the webhook receiver", "mqtt": "an MQTT source"}.get(kind, "a WebSocket source")
     )
+    if kind != "file" and args.max_line != "16M":
+        raise UsageError("--max-line is for a file or stdin SOURCE (the webhook receiver has --max-body)")
     if kind == "mqtt":
         wrong = [f for f in ("-H", "--subprotocol", "--send", "--send-file", "--ping-interval", *_WEBHOOK_ONLY) if given[f]]
         if wrong:
@@ -474,7 +479,9 @@ def run_live(
         table.attach(pipeline)
     try:
         if source is None:
-            run_cat(env, [source_text], pipeline)
+            from presencectl.options import parse_max_line
+
+            run_cat(env, [source_text], pipeline, parse_max_line(args.max_line))
             return
         session = Session(
             source,
@@ -540,6 +547,7 @@ def tail_cmd(
     max_body: MaxBodyOpt = "16M",
     basic_auth: BasicAuthOpt = None,
     allow_remote: AllowRemoteOpt = False,
+    max_line: MaxLineOpt = "16M",
     socketio: SocketIOOpt = False,
     namespace: NamespaceOpt = None,
     emit: EmitOpt = None,
@@ -613,6 +621,7 @@ def tail_cmd(
             password_file, device_secret_file,
         ),
         allow_remote=allow_remote,
+        max_line=max_line,
     )
     filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     output = OutputArgs(fmt, color, utc, time, verbose)
@@ -649,6 +658,7 @@ def record_cmd(
     max_body: MaxBodyOpt = "16M",
     basic_auth: BasicAuthOpt = None,
     allow_remote: AllowRemoteOpt = False,
+    max_line: MaxLineOpt = "16M",
     socketio: SocketIOOpt = False,
     namespace: NamespaceOpt = None,
     emit: EmitOpt = None,
@@ -704,6 +714,7 @@ def record_cmd(
             password_file, device_secret_file,
         ),
         allow_remote=allow_remote,
+        max_line=max_line,
     )
     filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     _guard(

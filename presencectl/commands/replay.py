@@ -20,6 +20,7 @@ from presencectl.options import (
     KeepaliveOpt,
     KindOpt,
     LiveOpt,
+    MaxLineOpt,
     OutputArgs,
     SubjectOpt,
     TimeOpt,
@@ -29,6 +30,7 @@ from presencectl.options import (
     VerboseOpt,
     WhereOpt,
     make_decoder,
+    parse_max_line,
 )
 from presencectl.socketio_options import (
     Eio,
@@ -153,6 +155,7 @@ def replay_cmd(
     verbose: VerboseOpt = False,
     live: LiveOpt = False,
     assume_tz: AssumeTzOpt = "UTC",
+    max_line: MaxLineOpt = "16M",
 ) -> None:
     """Play a capture back: to the terminal, a WebSocket test server, or a ws/http endpoint.
 
@@ -273,7 +276,7 @@ def replay_cmd(
         )
 
         many = serve_at is not None and not shared
-        source = ReplaySource(capture, env.warn, passes=None if many else loop or None)
+        source = ReplaySource(capture, env.warn, passes=None if many else loop or None, max_line=parse_max_line(max_line))
         replay = Replay(source, options, decoder, filt, source.warn)  # each warning once, however many clients
         if not source.is_capture and not rate:
             env.note(f"{source.name} is plain NDJSON: replaying by the events' own times (--rate N to pace it instead)")

@@ -72,6 +72,7 @@ from presencectl.options import (
     KeepaliveOpt,
     KindOpt,
     LimitOpt,
+    MaxLineOpt,
     SinceOpt,
     SubjectOpt,
     TypeOpt,
@@ -79,6 +80,7 @@ from presencectl.options import (
     UtcOpt,
     WhereOpt,
     make_decoder,
+    parse_max_line,
 )
 
 if TYPE_CHECKING:
@@ -158,6 +160,7 @@ def stats_cmd(
     color: ColorOpt = ColorMode.auto,
     utc: UtcOpt = False,
     assume_tz: AssumeTzOpt = "UTC",
+    max_line: MaxLineOpt = "16M",
 ) -> None:
     """What happened in a capture: counts, presence per subject, flaps, gaps.
 
@@ -195,6 +198,7 @@ def stats_cmd(
         window_s = parse_seconds(flap_window, "--flap-window")
         filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
         decoder = make_decoder(dialect, assume_tz)
+        line_limit = parse_max_line(max_line)
         tracker = PresenceTracker(flap_window=window_s, gap=gap_s, clock=clock.value)
 
         class StatsPipeline(Pipeline):
@@ -204,8 +208,8 @@ def stats_cmd(
 
         pipeline = StatsPipeline(decoder, filt, None, None, limit, on_event=tracker.add)
         try:
-            if not read_parallel(env, files or ["-"], pipeline, tracker):
-                run_cat(env, files or ["-"], pipeline)
+            if not read_parallel(env, files or ["-"], pipeline, tracker, line_limit):
+                run_cat(env, files or ["-"], pipeline, line_limit)
         finally:
             pipeline.close()
         if json_:
@@ -243,7 +247,9 @@ def parallel_workers(env: Environment, paths: list[str], limit: int | None) -> i
     return workers_for(env, total)
 
 
-def read_parallel(env: Environment, paths: list[str], pipeline: Any, tracker: PresenceTracker) -> bool:
+def read_parallel(
+    env: Environment, paths: list[str], pipeline: Any, tracker: PresenceTracker, max_line: int | None = None
+) -> bool:
     """Decode big files in worker processes, track the events here, in file order.
 
     Workers decode and filter blocks of lines exactly as ``run_cat`` does and
@@ -283,7 +289,7 @@ def read_parallel(env: Environment, paths: list[str], pipeline: Any, tracker: Pr
             tracker.markers[mark] = tracker.markers.get(mark, 0) + n
 
     for path in paths:
-        reader = CaptureReader(path, env.warn)
+        reader = CaptureReader(path, env.warn, max_line) if max_line else CaptureReader(path, env.warn)
         try:
             run_blocks(env, reader, workers, work, collect)
         finally:

@@ -19,7 +19,7 @@ import orjson
 from presencectl.core import dialects
 from presencectl.core.dialects import Dialect
 from presencectl.core.events import Event, Frame
-from presencectl.core.framing import HANDSHAKE, Atmosphere, unwrap_atmosphere
+from presencectl.core.framing import HANDSHAKE, Atmosphere, OverlongLine, unwrap_atmosphere
 from presencectl.core.times import TimeParser
 
 __all__ = ["Decoder", "loads", "unparsed", "too_deep", "MAX_DEPTH"]
@@ -33,6 +33,7 @@ MAX_DEPTH = 200
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[][{}]")
 _DEEP = f"JSON nested deeper than {MAX_DEPTH} levels"
+_DEEP_MIN = 2 * MAX_DEPTH
 
 
 def too_deep(data: str | bytes) -> bool:
@@ -119,12 +120,13 @@ class Decoder:
         self, data: str | bytes, topic: str | None = None, received: float | None = None
     ) -> list[Event]:
         """All events in one payload (empty for a blank payload)."""
-        if too_deep(data):
-            return [unparsed(_DEEP, data, topic, received)]
         try:
             obj = orjson.loads(data)
         except _JSONDecodeError:
             return self._slow(data, topic, received)
+        # Nesting deeper than MAX_DEPTH takes at least 2 * MAX_DEPTH bytes.
+        if len(data) > _DEEP_MIN and too_deep(data):
+            return [unparsed(_DEEP, data, topic, received)]
         if type(obj) is dict:
             # _normalize inlined: this is the per-line hot path of `cat`.
             dialect = self.forced
@@ -198,6 +200,10 @@ class Decoder:
         return [unparsed(f"JSON value is {_type_name(obj)}, not an object", data, topic, received)]
 
     def _slow(self, data: str | bytes, topic: str | None, received: float | None) -> list[Event]:
+        if type(data) is OverlongLine:  # orjson takes no bytes subclass: it always lands here
+            return [unparsed(data.reason, bytes(data), topic, received)]
+        if too_deep(data):
+            return [unparsed(_DEEP, data, topic, received)]
         if isinstance(data, bytes):
             try:
                 text = data.decode("utf-8")

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Atmosphere", "unwrap_atmosphere", "ndjson_payloads", "HEARTBEAT", "HANDSHAKE"]
+__all__ = ["Atmosphere", "unwrap_atmosphere", "ndjson_payloads", "OverlongLine", "HEARTBEAT", "HANDSHAKE"]
 
 HEARTBEAT = "heartbeat"
 HANDSHAKE = "handshake"
@@ -79,6 +79,42 @@ def unwrap_atmosphere(text: str) -> Atmosphere | None:
         while pos < len(stripped) and stripped[pos] in "\r\n ":
             pos += 1
     return Atmosphere(None, payloads)
+
+
+class OverlongLine(bytes):
+    """The start of a line longer than a reader's limit; the rest was skipped unread.
+
+    Readers yield it in place of the line (``transports.files``), so memory
+    stays bounded whatever the input (a 500 MB line unpacked from a 510 KB
+    ``.gz``); the decoder turns it into an ``unparsed`` event that says so.
+    ``strip``/``rstrip`` return it unchanged, so it keeps its type through the
+    line handling on the way (at no cost to ordinary lines).
+    """
+
+    size: int
+    limit: int
+
+    def __new__(cls, head: bytes, size: int, limit: int) -> OverlongLine:  # noqa: D102
+        line = super().__new__(cls, head)
+        line.size = size
+        line.limit = limit
+        return line
+
+    def __reduce__(self) -> tuple:  # to worker processes and back
+        return (OverlongLine, (bytes(self), self.size, self.limit))
+
+    def strip(self, chars: bytes | None = None) -> OverlongLine:  # type: ignore[override]  # noqa: ARG002, D102
+        return self
+
+    rstrip = strip  # type: ignore[assignment]
+
+    @property
+    def reason(self) -> str:
+        """What the unparsed event says."""
+        return (
+            f"a line of {self.size:,} bytes or more, over the --max-line limit of {self.limit:,} bytes: "
+            "not read (the start is shown)"
+        )
 
 
 #: A pretty-printed document spanning lines is gathered up to this many lines.

@@ -24,13 +24,18 @@ from presencectl.core.capture import (
 )
 from presencectl.core.decode import loads
 from presencectl.core.events import Frame, Marker
+from presencectl.core.framing import OverlongLine
 from presencectl.errors import CaptureFormatError, InputNotFound, PresenceError
 
-__all__ = ["open_input", "iter_lines", "CaptureReader", "CaptureWriter"]
+__all__ = ["open_input", "iter_lines", "bounded_lines", "CaptureReader", "CaptureWriter", "DEFAULT_MAX_LINE"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
+#: A line (one payload or capture record) longer than this is not read (--max-line).
+DEFAULT_MAX_LINE = 16 * 1024 * 1024
+#: How much of an over-long line is kept, to show what it was.
+_HEAD = 200
 
 
 def open_input(path: str) -> BinaryIO:
@@ -57,8 +62,36 @@ def open_input(path: str) -> BinaryIO:
     return raw
 
 
-def iter_lines(stream: BinaryIO, warn: Callable[[str], None], name: str) -> Iterator[bytes]:
-    """Lines (with their newline) of a stream; a cut-short gzip ends with a warning.
+def bounded_lines(stream: BinaryIO, max_line: int = DEFAULT_MAX_LINE) -> Iterator[bytes]:
+    """Lines (with their newline), none longer than ``max_line``.
+
+    A longer line is read in pieces of at most ``max_line`` bytes and thrown
+    away; an :class:`~presencectl.core.framing.OverlongLine` holding its start
+    and size takes its place. So memory stays bounded by ``max_line`` whatever
+    the input, gzip bombs included.
+    """
+    readline = stream.readline
+    while True:
+        line = readline(max_line)
+        if len(line) < max_line or line[-1] == 0x0A:  # the common case: one compare
+            if not line:
+                return
+            yield line
+            continue
+        head, size = line[:_HEAD], len(line)
+        line = b""
+        while True:
+            more = readline(max_line)
+            size += len(more)
+            if not more or more[-1] == 0x0A:
+                break
+        yield OverlongLine(head, size, max_line)
+
+
+def iter_lines(
+    stream: BinaryIO, warn: Callable[[str], None], name: str, max_line: int = DEFAULT_MAX_LINE
+) -> Iterator[bytes]:
+    """Lines (with their newline) of a stream (see :func:`bounded_lines`); a cut-short gzip ends with a warning.
 
     Raises:
         CaptureFormatError: gzip data of which not one byte can be unpacked.
@@ -66,7 +99,7 @@ def iter_lines(stream: BinaryIO, warn: Callable[[str], None], name: str) -> Iter
     """
     read = False
     try:
-        for line in stream:
+        for line in bounded_lines(stream, max_line):
             read = True
             yield line
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
@@ -88,19 +121,21 @@ class CaptureReader:
     Args:
         path: a file path or ``-``.
         warn: where to report recoverable trouble (a truncated last line).
-        follow_stdin: read stdin line by line as it arrives (for a live pipe).
+        max_line: a longer line is not read (``--max-line``): an
+            :class:`~presencectl.core.framing.OverlongLine` stands in for it.
 
     After construction ``header`` is the capture header, or None for plain
     NDJSON. ``records()`` yields Frames and Markers; a line that is not a
     capture record becomes a Frame of its own text, so it is shown, not lost.
     """
 
-    def __init__(self, path: str, warn: Callable[[str], None]) -> None:
+    def __init__(self, path: str, warn: Callable[[str], None], max_line: int = DEFAULT_MAX_LINE) -> None:
         self.path = path
         self.name = "stdin" if path == "-" else path
         self.warn = warn
+        self.max_line = max_line
         self.stream = open_input(path)
-        self._lines = iter_lines(self.stream, warn, self.name)
+        self._lines = iter_lines(self.stream, warn, self.name, max_line)
         self.header: Header | None = None
         self._first: bytes | None = None
         self.bad_records = 0
@@ -152,7 +187,7 @@ class CaptureReader:
         """Frames and markers from these raw lines (a pre-filtered or partial stream)."""
         if not self.is_capture:
             for line in lines:
-                yield Frame(line.rstrip(b"\r\n"))
+                yield Frame(line.rstrip(b"\r\n"))  # an OverlongLine stays one (its rstrip)
             return
         pending: bytes | None = None
         for line in lines:
@@ -162,6 +197,9 @@ class CaptureReader:
             try:
                 yield decode_record(line)
             except ValueError:
+                if type(line) is OverlongLine:
+                    yield Frame(line)  # decoded as "over the --max-line limit"
+                    continue
                 if not line.strip():
                     continue
                 if not line.endswith(b"\n"):
@@ -183,6 +221,8 @@ class CaptureReader:
         carry = self._first or b""
         self._first = None
         stream = self.stream
+        limit = self.max_line
+        head, skipped = b"", 0  # skipped > 0: inside an over-long line, this much of it seen
         while True:
             try:
                 block = stream.read(size)
@@ -191,6 +231,17 @@ class CaptureReader:
                 block = b""
             except OSError as exc:
                 raise PresenceError(f"{self.name}: read error: {exc.strerror or exc}") from None
+            if skipped:
+                end = block.find(b"\n")
+                if block and end < 0:
+                    skipped += len(block)
+                    continue
+                skipped += end + 1 if block else 0
+                yield OverlongLine(head, skipped, limit)  # a block of its own
+                head, skipped = b"", 0
+                block = block[end + 1 :]
+                if not block:
+                    continue
             if not block:
                 if carry:
                     yield carry
@@ -200,7 +251,10 @@ class CaptureReader:
             if cut < 0:
                 cut = data.rfind(b"\n")
             if cut < 0:
-                carry = data
+                if len(data) > limit:  # one line, and no end in sight: skip the rest of it
+                    head, skipped, carry = data[:_HEAD], len(data), b""
+                else:
+                    carry = data
                 continue
             yield data[: cut + 1]
             carry = data[cut + 1 :]

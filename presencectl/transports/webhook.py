@@ -79,8 +79,8 @@ RETRY_AFTER = 1
 LINGER = 2.0
 
 
-def parse_size(text: str) -> int:
-    """``1048576``, ``512k``, ``16M``, ``1G`` → bytes.
+def parse_size(text: str, option: str = "--max-body") -> int:
+    """``1048576``, ``512k``, ``16M``, ``1G`` → bytes (``option`` names the flag in errors).
 
     >>> parse_size("16M")
     16777216
@@ -92,11 +92,13 @@ def parse_size(text: str) -> int:
     raw = text.strip().lower()
     digits = raw.rstrip("kmgb")
     try:
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError(digits)
         value = int(digits) * units[raw[len(digits):]]
     except (ValueError, KeyError):
-        raise UsageError(f"bad --max-body {text!r}: expected bytes, e.g. 1048576, 512k, 16M") from None
+        raise UsageError(f"bad {option} {text!r}: expected bytes, e.g. 1048576, 512k, 16M") from None
     if value <= 0:
-        raise UsageError(f"bad --max-body {text!r}: must be more than 0")
+        raise UsageError(f"bad {option} {text!r}: must be more than 0")
     return value
 
 
