@@ -281,4 +281,4 @@ def test_max_line_default_and_bad_values(tmp_path):
         result = run_cli("cat", str(path), "--max-line", bad)
         assert result.returncode == 2 and b"bad --max-line" in result.stderr
     result = run_cli("tail", "ws://127.0.0.1:9/x", "--max-line", "1M")
-    assert result.returncode == 2 and b"--max-line is for a file or stdin" in result.stderr
+    assert result.returncode == 2 and b"--max-line cannot be used with a WebSocket source" in result.stderr

@@ -8,58 +8,18 @@ import typer
 
 from presencectl.app import app, guarded
 from presencectl.console import Environment
-from presencectl.options import (
-    AssumeTzOpt,
-    ColorMode,
-    ColorOpt,
-    DialectOpt,
-    FilterArgs,
-    FormatOpt,
-    GrepOpt,
-    KeepaliveOpt,
-    KindOpt,
-    LimitOpt,
-    LiveOpt,
-    MaxLineOpt,
-    OutputArgs,
-    SinceOpt,
-    SubjectOpt,
-    TimeOpt,
-    TimeSource,
-    TypeOpt,
-    UntilOpt,
-    UtcOpt,
-    VerboseOpt,
-    WhereOpt,
-    make_decoder,
-    parse_max_line,
-)
+from presencectl.option_groups import FILTERS, INPUT, OUTPUT, Opts, takes
+from presencectl.options import make_decoder, parse_max_line
 
 
 @app.command("cat")
+@takes(FILTERS, OUTPUT, INPUT)
 def cat_cmd(
     files: Annotated[
         list[str] | None, typer.Argument(help="Capture or NDJSON files (.gz too); - or nothing for stdin.", show_default=False)
     ] = None,
     *,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    dialect: DialectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    limit: LimitOpt = None,
-    keepalive: KeepaliveOpt = False,
-    fmt: FormatOpt = None,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    time: TimeOpt = TimeSource.event,
-    verbose: VerboseOpt = False,
-    live: LiveOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
-    max_line: MaxLineOpt = "16M",
+    opts: Opts,
 ) -> None:
     """Render a capture or NDJSON stream: the tail renderer and filters, no network.
 
@@ -77,17 +37,18 @@ def cat_cmd(
         from presencectl.core.render import make_renderer
         from presencectl.runner import Pipeline, run_cat
 
-        filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
-        decoder = make_decoder(dialect, assume_tz)
-        line_limit = parse_max_line(max_line)
-        if live:
-            _cat_live(env, files or ["-"], decoder, filt, limit, fmt is not None or verbose, color, utc, line_limit)
+        filt = opts.filter_args().build(env, opts.utc)
+        decoder = make_decoder(opts.dialect, opts.assume_tz)
+        max_line = parse_max_line(opts.max_line)
+        if opts.live:
+            line_options = opts.fmt is not None or opts.verbose
+            _cat_live(env, files or ["-"], decoder, filt, opts.limit, line_options, opts.color, opts.utc, max_line)
             return
-        opts = OutputArgs(fmt, color, utc, time, verbose).render_options(env)
+        render_options = opts.output_args().render_options(env)
         output = Output(env.stdout, live=False)
-        pipeline = Pipeline(decoder, filt, make_renderer(opts), output, limit)
+        pipeline = Pipeline(decoder, filt, make_renderer(render_options), output, opts.limit)
         try:
-            counts = run_cat(env, files or ["-"], pipeline, line_limit)
+            counts = run_cat(env, files or ["-"], pipeline, max_line)
         finally:
             pipeline.close()
         if counts.unparsed:
