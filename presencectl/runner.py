@@ -199,6 +199,8 @@ def _prefiltered(lines: Iterable[bytes], tokens: tuple[bytes, ...]) -> Iterator[
 
 # ------------------------------------------------------------------ parallel
 
+#: Blocks (of about 1 MB) a worker process decodes before a fresh one takes over.
+WORKER_BLOCKS = 64
 #: Files smaller than this are not worth a worker pool.
 PARALLEL_MIN_BYTES = 8 << 20
 _JOB: tuple | None = None  # set in the parent, inherited by forked workers
@@ -244,7 +246,11 @@ def run_blocks(
 
     global _JOB
     _JOB = (work, reader.is_capture, reader.name)  # forked workers inherit it
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint)
+    # A worker is replaced after WORKER_BLOCKS blocks: whatever it accumulates
+    # (allocator fragmentation, caches of rich for -v) cannot grow with the file.
+    pool = multiprocessing.get_context("fork").Pool(
+        workers, initializer=_ignore_sigint, maxtasksperchild=WORKER_BLOCKS
+    )
     try:
         pending: deque = deque()
 
