@@ -41,6 +41,14 @@ class Dialect:
         normalize: ``(obj, topic, times) -> Event``; called only after sniff
             said yes, and must not raise on odd values.
         types: the vendor's documented event types.
+        identifiers: where the vendor's payloads carry identifiers (device,
+            user, account ids; names; addresses), for ``anonymise``: a bare
+            key (``deviceId``) at any depth; a dotted path from the payload
+            root with ``*`` for any key or list index (``sender._id``,
+            ``receivers.*.username``); a path ending in ``{key}`` for an
+            object whose keys are ids (``data.state.{key}``); or an MQTT topic
+            pattern starting with ``/`` whose ``{}`` segments are ids
+            (``/sys/{}/{}/``).
     """
 
     name: str
@@ -49,6 +57,7 @@ class Dialect:
     sniff: Callable[[dict, str | None], bool]
     normalize: Callable[[dict, str | None, TimeParser], Event]
     types: dict[str, TypeInfo] = field(default_factory=dict)
+    identifiers: tuple[str, ...] = ()
 
 
 _registry: dict[str, Dialect] = {}

@@ -178,6 +178,13 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     return Event(NAME, etype, kind, subject, times(when), " ".join(parts), obj, presence)
 
 
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = (
+    "/sys/{}/{}/", "iotId", "productKey", "deviceName", "subIotId", "subProductKey", "subDeviceName",
+    "newGwIotId", "newGwProductKey", "newGwDeviceName", "oldGwIotId", "oldGwProductKey", "oldGwDeviceName",
+    "gwIotId", "gwProductKey", "gwDeviceName", "iotToken", "clientId", "identityId", "ownedBy",
+)
+
 DIALECT = register(
-    Dialect(NAME, "Aliyun IoT app channel (MQTT)", "bright_yellow", sniff, normalize, TYPES)
+    Dialect(NAME, "Aliyun IoT app channel (MQTT)", "bright_yellow", sniff, normalize, TYPES, IDENTIFIERS)
 )

@@ -77,6 +77,9 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     )
 
 
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = ("asset", "account", "id", "id_str", "connection_id", "connection_id_str", "imei", "imsi", "iccid")
+
 DIALECT = register(
-    Dialect(NAME, "Munic CloudConnect presence webhooks", "bright_blue", sniff, normalize, TYPES)
+    Dialect(NAME, "Munic CloudConnect presence webhooks", "bright_blue", sniff, normalize, TYPES, IDENTIFIERS)
 )

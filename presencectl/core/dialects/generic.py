@@ -62,4 +62,7 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     return Event(NAME, etype, kind, subject, when, summary, obj, presence)
 
 
-DIALECT = register(Dialect(NAME, "any other JSON object", "white", sniff, normalize, {}))
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``): the subject keys.
+IDENTIFIERS = SUBJECT_KEYS
+
+DIALECT = register(Dialect(NAME, "any other JSON object", "white", sniff, normalize, {}, IDENTIFIERS))

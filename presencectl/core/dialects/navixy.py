@@ -118,4 +118,7 @@ def _state(obj: dict, forced_type: str | None, times: TimeParser) -> Event:
     return Event(NAME, etype, kind, subject, times(when), " ".join(parts), obj, presence)
 
 
-DIALECT = register(Dialect(NAME, "Navixy tracking events (Atmosphere)", "bright_green", sniff, normalize, TYPES))
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = ("source_id", "tracker_id", "trackers", "user_id", "hash", "data.state.{key}", "label", "imei", "phone")
+
+DIALECT = register(Dialect(NAME, "Navixy tracking events (Atmosphere)", "bright_green", sniff, normalize, TYPES, IDENTIFIERS))

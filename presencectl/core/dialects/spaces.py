@@ -65,4 +65,7 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     return Event(NAME, category, kind, subject, None, " ".join(parts), obj, presence)
 
 
-DIALECT = register(Dialect(NAME, "Avaya Spaces presence (Socket.IO)", "bright_cyan", sniff, normalize, TYPES))
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = ("_id", "username", "displayname", "attendee", "topicId", "sessionId", "picture_url", "partyId", "spaceId")
+
+DIALECT = register(Dialect(NAME, "Avaya Spaces presence (Socket.IO)", "bright_cyan", sniff, normalize, TYPES, IDENTIFIERS))

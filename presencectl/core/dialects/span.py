@@ -87,4 +87,7 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     return event
 
 
-DIALECT = register(Dialect(NAME, "Lab5e Span activity events", "bright_magenta", sniff, normalize, TYPES))
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = ("deviceId", "collectionId", "gatewayId", "imei", "imsi", "iccid", "msisdn")
+
+DIALECT = register(Dialect(NAME, "Lab5e Span activity events", "bright_magenta", sniff, normalize, TYPES, IDENTIFIERS))
