@@ -452,7 +452,15 @@ def _flat(value: Any) -> bool:
     return type(value) is not dict
 
 
+_BIG_INT = re.compile(r"\d{20}")
+
+
 def _loads(text: str) -> Any:
+    if _BIG_INT.search(text):
+        try:  # orjson reads integers beyond 64 bits as floats: keep them exact
+            return json.loads(text)
+        except ValueError:
+            return _BAD
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
