@@ -27,63 +27,11 @@ import orjson
 from presencectl.core.capture import FORMAT_VERSION, Header, decode_record, encode_header
 from presencectl.core.events import Marker
 from presencectl.errors import UsageError
-from presencectl.transports.files import CaptureReader
+from presencectl.transports.files import CaptureReader, OutputFile
 
 __all__ = ["CaptureOutput", "SliceResult", "slice_capture", "MergeResult", "merge_captures", "AnonymiseResult", "anonymise_capture", "open_capture"]
 
 Warn = Callable[[str], None]
-
-
-class OutputFile:
-    """Stand-in with the contract of the shared safe-output piece (SPEC §5.1) until it lands.
-
-    Refuses an output that is also an input (by inode) and an existing file
-    unless ``force``; writes a temporary file beside the target and renames it
-    over the target on ``close(keep=True)``; ``close(keep=False)`` removes it.
-    """
-
-    def __init__(self, path: str, *, force: bool = False, inputs: Any = ()) -> None:
-        import stat
-        import tempfile
-
-        from presencectl.errors import PresenceError
-
-        self.path = path
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            st = None
-        except OSError as exc:
-            raise PresenceError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        if st is not None:
-            for name in inputs:
-                try:
-                    other = os.fstat(0) if name == "-" else os.stat(name)
-                except (OSError, ValueError):
-                    continue
-                if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino) and stat.S_ISREG(st.st_mode):
-                    raise UsageError(f"{path} is also an input ({name}): write the output to another file")
-            if stat.S_ISDIR(st.st_mode):
-                raise UsageError(f"{path}: is a directory")
-            if not force:
-                raise UsageError(f"{path} already exists: add --force to replace it (it is kept until the new output has data)")
-        folder, name = os.path.split(os.path.abspath(path))
-        try:
-            fd, self._temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
-        except OSError as exc:
-            raise PresenceError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        self.file: Any = open(fd, "wb")  # noqa: SIM115
-
-    def close(self, keep: bool = True) -> None:
-        if not self.file.closed:
-            self.file.close()
-        if keep:
-            os.replace(self._temp, self.path)
-        else:
-            try:
-                os.remove(self._temp)
-            except OSError:
-                pass
 
 
 class CaptureOutput:
