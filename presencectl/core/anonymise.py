@@ -74,8 +74,11 @@ _TEXT_PATTERNS = (("email", _EMAIL), ("ip", _IPV4), ("phone", _PHONE), ("device 
 _WORD = re.compile(r"[A-Za-z0-9_-]{4,}")
 _HEXISH = re.compile(r"[0-9a-f-]+|[0-9A-F-]+")
 _HAS_DIGIT = re.compile(r"\d")
-#: Words of free text this short or shorter are never replaced as known identifiers.
+#: Words of free text shorter than this are never replaced as known identifiers.
 _MIN_KNOWN = 4
+#: At most this many identifiers are remembered for finding them in free text
+#: (memory stays flat on a capture with a new message id in every frame).
+MAX_KNOWN = 100_000
 _INT64_MAX = 2**63 - 1
 
 
@@ -128,6 +131,8 @@ class Anonymiser:
         self._rules = {d.name: _Rules(d.identifiers) for d in dialects.registry()}
         self._generic = self._rules["generic"]
         self._topic_rules = [t for r in self._rules.values() for t in r.topics]
+        self._memo: dict[tuple[_Rules, tuple[str, ...]], bool] = {}
+        self._plain_keys: set[str] = set()
 
     # ------------------------------------------------------------ pseudonyms
     def _stream(self, text: str, n: int) -> bytes:
@@ -206,7 +211,7 @@ class Anonymiser:
     def _replace(self, value: str, field: str) -> str:
         new = self.pseudonym(value)
         self.counts[field] = self.counts.get(field, 0) + 1
-        if len(value) >= _MIN_KNOWN:
+        if len(value) >= _MIN_KNOWN and len(self.known) < MAX_KNOWN:
             self.known[value] = new
             if "/" in value:  # "productKey/deviceName" subjects: their parts too
                 for part in value.split("/"):
@@ -278,6 +283,16 @@ class Anonymiser:
         return self._walk(obj, (), rules)  # type: ignore[return-value]
 
     def _is_identifier(self, key: str, path: tuple[str, ...], rules: _Rules) -> bool:
+        memo = self._memo
+        found = memo.get((rules, path))
+        if found is None:
+            found = self._identifier_rule(key, path, rules)
+            if len(memo) >= 50_000:
+                memo.clear()
+            memo[(rules, path)] = found
+        return found
+
+    def _identifier_rule(self, key: str, path: tuple[str, ...], rules: _Rules) -> bool:
         if key in rules.names or key in self._generic.names:
             return True
         if is_secret_name(key) or _norm(key) in COMMON_FIELDS:
@@ -300,8 +315,13 @@ class Anonymiser:
             if keys_are_ids:
                 label = path[-1] if path else "key"
                 return {self.identifier(k, label) if k else k: v for k, v in out.items()}
-            if any(_HAS_DIGIT.search(k) or "@" in k for k in out):
-                return {self.text(k): v for k, v in out.items()}
+            plain = self._plain_keys
+            for k in out:
+                if k not in plain:
+                    if _HAS_DIGIT.search(k) or "@" in k:
+                        return {self.text(k): v for k, v in out.items()}
+                    if len(plain) < 50_000:
+                        plain.add(k)
             return out
         if type(obj) is list:
             return [self._walk(item, path + ("*",), rules) for item in obj]
