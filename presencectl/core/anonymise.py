@@ -63,7 +63,10 @@ COMMON_FIELDS = frozenset(
     )
 )
 #: Header keys kept (after their values are anonymised); any other key is dropped.
-SAFE_HEADER_KEYS = ("presencectl", "source", "transport", "started", "topics", "headers")
+SAFE_HEADER_KEYS = ("presencectl", "source", "transport", "started", "topics", "headers", "origins", "slice")
+#: What is kept of a ``merge`` origin and of a ``slice`` record (file names and filters are not).
+_ORIGIN_KEYS = ("origin", "source", "transport", "started", "topics")
+_SLICE_KEYS = ("from", "until", "window", "started")
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
@@ -425,9 +428,19 @@ class Anonymiser:
                 value = [self.topic(t) if isinstance(t, str) else t for t in value]
             elif key == "headers" and isinstance(value, list):
                 value = [h.split(":", 1)[0] for h in value if isinstance(h, str)]
+            elif key == "origins" and isinstance(value, list):
+                value = [self._origin(o) for o in value if isinstance(o, dict)]
+            elif key == "slice" and isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k in _SLICE_KEYS}
             out[key] = value
         out["anonymised"] = True
         return out, dropped
+
+    def _origin(self, origin: dict[str, Any]) -> dict[str, Any]:
+        """One ``origins`` entry of a merged capture: its index and anonymised source details."""
+        inner, _ = self.header({k: v for k, v in origin.items() if k in _ORIGIN_KEYS and k != "origin"})
+        del inner["anonymised"]
+        return {"origin": origin.get("origin"), **inner}
 
     def url(self, url: str, field: str = "url") -> str:
         """A URL without user, password or query; host and id-like path segments pseudonymised."""
