@@ -257,3 +257,33 @@ def test_gzip_in_and_out(tmp_path, tool):
     ok(run_cli(*WRITERS[tool](str(MIXED), str(out))))
     assert out.read_bytes()[:2] == b"\x1f\x8b"
     assert run_cli("cat", str(out), "-f", "json").stdout
+
+
+@pytest.mark.parametrize("signum, code", [(15, 143), (2, 130)])
+def test_a_signal_mid_run_leaves_the_old_output_untouched_and_no_partial_file(tmp_path, signum, code):
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT, cli_env
+
+    big = tmp_path / "big.capture.ndjson"
+    body = b"".join(lines_of(SPAN)[2:])
+    with open(big, "wb") as f:
+        f.write(lines_of(SPAN)[0])
+        for _ in range(300):  # ~12 MB: long enough to be interrupted
+            f.write(body)
+    out = tmp_path / "out.capture.ndjson"
+    out.write_bytes(b"old\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "presencectl", "anonymise", str(big), "-o", str(out), "--key", "k", "--force"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=ROOT,
+    )
+    time.sleep(2.0)
+    assert proc.poll() is None, "finished before the signal: make the input bigger"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert b"Traceback" not in err
+    assert out.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.capture.ndjson", "out.capture.ndjson"]

@@ -8,6 +8,7 @@ The loops are in :mod:`presencectl.captools`, the decisions in the core
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -39,6 +40,18 @@ ForceOpt = Annotated[
     bool, typer.Option("--force", help="Replace an existing OUT (only once the new one is complete).")
 ]
 CaptureArg = Annotated[str, typer.Argument(metavar="CAPTURE", help="Capture file (.gz too), or - for stdin.", show_default=False)]
+
+
+def run_tool(env: Environment, body: Callable[[], object]) -> object:
+    """Run a tool's body: errors as one line, Ctrl-C 130, SIGTERM 143 (no half-written output either way)."""
+    from presencectl.captools import sigterm_raises
+    from presencectl.live import Terminated
+
+    try:
+        with sigterm_raises():
+            return guarded(env, body)
+    except Terminated:
+        raise typer.Exit(143) from None
 
 
 def _name(path: str) -> str:
@@ -131,7 +144,7 @@ def slice_cmd(
             line += f"; {result.mixed:,} batch frames kept whole though only some of their events match"
         env.note(line)
 
-    guarded(env, body)
+    run_tool(env, body)
 
 
 @app.command("merge")
@@ -164,7 +177,7 @@ def merge_cmd(
         each = ", ".join(f"{n:,} from {_name(p)}" for p, n in zip(captures, result.per_input, strict=True))
         env.note(f"merged {result.frames:,} frames ({each}) and {result.markers:,} markers into {output}")
 
-    guarded(env, body)
+    run_tool(env, body)
 
 
 @app.command("anonymise")
@@ -226,7 +239,7 @@ def anonymise_cmd(
         if result.bad:
             env.warn(f"left out {result.bad:,} lines that are not capture records")
 
-    guarded(env, body)
+    run_tool(env, body)
 
 
 @app.command("diff")
@@ -287,7 +300,7 @@ def diff_cmd(
             env.note(f"no difference in presence behaviour ({sides[0][0]['events']:,} events, {len(sides[0][0]['subjects']):,} subjects)")
         return bool(doc["same"])
 
-    if not guarded(env, body):
+    if not run_tool(env, body):
         raise typer.Exit(1)  # like diff(1): 1 = the captures differ
 
 
