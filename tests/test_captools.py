@@ -279,7 +279,10 @@ def test_a_signal_mid_run_leaves_the_old_output_untouched_and_no_partial_file(tm
         [sys.executable, "-m", "presencectl", "anonymise", str(big), "-o", str(out), "--key", "k", "--force"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=ROOT,
     )
-    time.sleep(2.0)
+    # Signal once the new output is being written (the handler is in place by then).
+    deadline = time.monotonic() + 30
+    while not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert proc.poll() is None, "finished before the signal: make the input bigger"
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
