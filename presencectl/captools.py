@@ -132,7 +132,7 @@ def header_dict(header: Header) -> dict[str, Any]:
 
 
 def _parse(line: bytes) -> Any:
-    """(record, ok): a capture record, or None for a blank/bad line."""
+    """The capture record of a line, or None for a blank or bad line."""
     try:
         return decode_record(line)
     except ValueError:
@@ -142,7 +142,6 @@ def _parse(line: bytes) -> Any:
 # -------------------------------------------------------------------- slice
 @dataclass(slots=True)
 class SliceResult:
-    frames_in: int = 0
     frames: int = 0
     markers: int = 0
     #: Kept frames holding several events of which only some matched (batches).
@@ -211,7 +210,6 @@ def slice_capture(
                     result.markers += 1
                     out.write(line)
                     return
-                result.frames_in += 1
                 if filt is not None:
                     events = decode(record)
                     matched = [filt(e) for e in events]
@@ -356,18 +354,13 @@ def merge_captures(paths: list[str], out_path: str, *, force: bool, warn: Warn) 
         try:
             out.write(encode_header(header))
             streams = [_timed(r, i, result, warn) for i, r in enumerate(readers)]
-            last = float("-inf")
-            warned = False
-            for t, index, line, is_marker in heapq.merge(*streams, key=lambda item: item[0]):
+            for _t, index, line, is_marker in heapq.merge(*streams, key=lambda item: item[0]):
                 out.write(_tag(line, index))
                 if is_marker:
                     result.markers += 1
                 else:
                     result.frames += 1
                     result.per_input[index] += 1
-                if t < last and not warned:
-                    warned = True
-                last = max(last, t)
         except BaseException:
             out.abort()
             raise

@@ -81,7 +81,9 @@ _HAS_DIGIT = re.compile(r"\d")
 _MIN_KNOWN = 4
 #: At most this many identifiers are remembered for finding them in free text
 #: (memory stays flat on a capture with a new message id in every frame).
-MAX_KNOWN = 100_000
+MAX_KNOWN = 50_000
+#: Pseudonyms kept for reuse (a cache: cleared when full).
+CACHE_SIZE = 50_000
 _INT64_MAX = 2**63 - 1
 
 
@@ -162,7 +164,7 @@ class Anonymiser:
         while result == text and attempt < 8 and any(c.isalnum() for c in text):
             result = self._shape(text, attempt)
             attempt += 1
-        if len(self._cache) >= 200_000:
+        if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
         self._cache[text] = result
         return result
@@ -249,6 +251,12 @@ class Anonymiser:
             value = pattern.sub(self._counted(f"text: {label}"), value)
         if self.known:
             known = self.known
+            if _WORD.fullmatch(value):  # one word (most values): one look-up
+                found = known.get(value)
+                if found is not None:
+                    self.counts["text: known id"] = self.counts.get("text: known id", 0) + 1
+                    return found
+                return value
 
             def word(m: re.Match[str]) -> str:
                 found = known.get(m.group(0))
