@@ -154,6 +154,8 @@ def test_diff_of_a_capture_with_itself_is_silent_and_exits_0():
     assert b"no difference" in result.stderr
     doc = json.loads(run_cli("diff", str(SPAN), str(SPAN), "--json").stdout)
     assert doc["same"] is True and doc["differences"] == 0
+    gz = run_cli("diff", str(MIXED), str(MIXED))
+    assert gz.returncode == 0 and gz.stdout == b""
 
 
 def test_diff_shows_what_differs_and_exits_1(tmp_path):
