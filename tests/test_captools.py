@@ -84,7 +84,7 @@ def test_slice_filters_keep_a_mixed_batch_whole_and_count_it(tmp_path):
     mixed = [r for r in kept if r["text"].count('"asset"') > 1 and r["text"].count("357322041802978") < r["text"].count('"asset"')]
     assert mixed, "the fixture has a batch mixing subjects"
     assert f"{len(mixed)} batch frames kept whole" in err
-    assert header(out)["slice"]["filters"] == ["-s", "357322041802978"]
+    assert header(out)["slice"]["filters"] == ["--subject", "357322041802978"]
 
 
 @pytest.mark.parametrize("options", [["-t", "clientConnected"], ["--kind", "disconnect"], ["-w", "data.transport=udp"]])

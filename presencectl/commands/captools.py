@@ -16,21 +16,12 @@ import typer
 from presencectl.app import app, guarded
 from presencectl.console import Environment
 from presencectl.errors import UsageError
-from presencectl.options import (
-    AssumeTzOpt,
-    DialectOpt,
-    FilterArgs,
-    FromOpt,
-    GrepOpt,
-    KeepaliveOpt,
-    KindOpt,
-    SubjectOpt,
-    TypeOpt,
-    UntilPointOpt,
-    UtcOpt,
-    WhereOpt,
-    make_decoder,
-)
+from presencectl.option_groups import FILTERS, Opts, takes
+from presencectl.options import FromOpt, UntilPointOpt, UtcOpt, make_decoder
+
+#: The filters a capture tool takes: all but the time filters (slice has its
+#: window instead) and -n.
+TOOL_FILTERS = FILTERS.without("since", "until", "limit")
 
 OutputOpt = Annotated[
     str,
@@ -64,24 +55,26 @@ def _when(t: float | None) -> str:
     return (iso(t) or "the end").replace("+00:00", "Z")
 
 
-def _filter_words(**given: object) -> list[str]:
+def _filter_words(opts: Opts) -> list[str]:
     """The filter options as given, for the header of a slice."""
     words: list[str] = []
-    for flag, value in given.items():
-        if value is None or value is False:
+    for opt in TOOL_FILTERS.opts:
+        value = opts.value(opt)
+        if not opt.given(value) or opt.param == "assume_tz":
             continue
-        option = {"type_": "-t", "subject": "-s", "where": "-w", "kind": "--kind", "grep": "--grep", "dialect": "--dialect", "keepalive": "--keepalive"}[flag]
+        flag = opt.error_flag.split("/")[-1]
         if value is True:
-            words.append(option)
+            words.append(flag)
         elif isinstance(value, list):
             for v in value:
-                words += [option, str(v)]
+                words += [flag, str(v)]
         else:
-            words += [option, str(value)]
+            words += [flag, str(value)]
     return words
 
 
 @app.command("slice")
+@takes(TOOL_FILTERS)
 def slice_cmd(
     capture: CaptureArg,
     *,
@@ -89,15 +82,8 @@ def slice_cmd(
     force: ForceOpt = False,
     from_: FromOpt = None,
     until: UntilPointOpt = None,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    dialect: DialectOpt = None,
-    keepalive: KeepaliveOpt = False,
     utc: UtcOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
+    opts: Opts,
 ) -> None:
     """Cut a capture down: a time window and/or the frames that match filters.
 
@@ -123,14 +109,9 @@ def slice_cmd(
         from presencectl.core.times import parse_zone
 
         start, end = parse_window(from_, until, UTC if utc else parse_zone("local"))
-        filt = FilterArgs(type_, subject, kind, where, grep, None, None, keepalive).build(env, utc)
-        decoder = make_decoder(dialect, assume_tz)
-        describe = {
-            "of": _name(capture),
-            "from": from_,
-            "until": until,
-            "filters": _filter_words(type_=type_, subject=subject, kind=kind, where=where, grep=grep, dialect=dialect, keepalive=keepalive),
-        }
+        filt = opts.filter_args().build(env, utc)
+        decoder = make_decoder(opts.dialect, opts.assume_tz)
+        describe = {"of": _name(capture), "from": from_, "until": until, "filters": _filter_words(opts)}
         result = slice_capture(
             capture, output, start=start, end=end, filt=filt, decoder=decoder, force=force, warn=env.warn, describe=describe
         )
@@ -243,6 +224,7 @@ def anonymise_cmd(
 
 
 @app.command("diff")
+@takes(TOOL_FILTERS)
 def diff_cmd(
     a: Annotated[str, typer.Argument(metavar="A", help="Capture or NDJSON file (.gz too).", show_default=False)],
     b: Annotated[str, typer.Argument(metavar="B", help="Capture or NDJSON file (.gz too).", show_default=False)],
@@ -251,13 +233,7 @@ def diff_cmd(
     flap_window: Annotated[
         str, typer.Option("--flap-window", help="A state change within this long of the previous one is a flap (as in stats).")
     ] = "5m",
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    dialect: DialectOpt = None,
-    keepalive: KeepaliveOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
+    opts: Opts,
 ) -> None:
     """Presence behaviour of two captures side by side; exit 0 if the same, 1 if not.
 
@@ -282,11 +258,11 @@ def diff_cmd(
         from presencectl.core.capdiff import TypedTracker, compare
 
         window_s = parse_seconds(flap_window, "--flap-window")
-        filt = FilterArgs(type_, subject, kind, where, None, None, None, keepalive).build(env, True)
+        filt = opts.filter_args().build(env, True)
         sides = []
         for path in (a, b):
             tracker = TypedTracker(flap_window=window_s)
-            collect(env, [path], make_decoder(dialect, assume_tz), filt, None, tracker)
+            collect(env, [path], make_decoder(opts.dialect, opts.assume_tz), filt, None, tracker)
             sides.append((tracker.report(), tracker.subject_types))
         doc = compare(a, sides[0][0], sides[0][1], b, sides[1][0], sides[1][1])
         if json_:
