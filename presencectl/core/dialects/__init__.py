@@ -31,6 +31,7 @@ __all__ = [
     "TypeInfo",
     "Unwrapped",
     "register",
+    "unregister",
     "registry",
     "get",
     "find",
@@ -144,19 +145,23 @@ _reason_types: frozenset[tuple[str, str]] = frozenset()
 
 def register(dialect: Dialect) -> Dialect:
     """Add a dialect (replacing one of the same name); detection tries it by ``order``."""
-    global _enders, _reason_types
     _registry[dialect.name] = dialect
-    _order[:] = sorted(_registry.values(), key=lambda d: d.order)
-    every = [(d, t, i) for d in _order for t, i in {**d.extra_types, **d.types}.items()]
-    _enders = frozenset(t for _, t, i in every if i.ends_session)
-    _reason_types = frozenset((d.name, t) for d, t, i in every if i.keeps_reason)
+    _rebuild()
     return dialect
 
 
 def unregister(name: str) -> None:
     """Remove a dialect (tests register throwaway ones)."""
     _registry.pop(name, None)
-    _order[:] = [d for d in _order if d.name != name]
+    _rebuild()
+
+
+def _rebuild() -> None:
+    global _enders, _reason_types
+    _order[:] = sorted(_registry.values(), key=lambda d: d.order)
+    every = [(d, t, i) for d in _order for t, i in {**d.extra_types, **d.types}.items()]
+    _enders = frozenset(t for _, t, i in every if i.ends_session)
+    _reason_types = frozenset((d.name, t) for d, t, i in every if i.keeps_reason)
 
 
 def registry() -> list[Dialect]:

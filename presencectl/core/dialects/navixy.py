@@ -187,7 +187,13 @@ def _state(obj: dict, forced_type: str | None, times: TimeParser) -> Event:
         parts.append(short(obj.get("action")))
         if isinstance(data, dict):
             for key, value in list(data.items())[:3]:
-                parts.append(f"{key}={short(value, 60)}")
+                if type(value) is dict and value and all(type(v) is str for v in value.values()):
+                    # {"state": {"10284": "normal", "123456": "blocked"}}: per tracker.
+                    shown = " ".join(f"{short(k, 20)}={short(v, 20)}" for k, v in list(value.items())[:6])
+                    more = f" (+{len(value) - 6})" if len(value) > 6 else ""
+                    parts.append(f"{key}: {shown}{more}")
+                else:
+                    parts.append(f"{key}={short(value, 60)}")
     elif etype == "error":
         status = obj.get("status")
         if isinstance(status, dict):

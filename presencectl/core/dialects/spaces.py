@@ -105,6 +105,8 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
         on = [k for k, v in media.items() if v is True]
         if on:
             parts.append("media=" + ",".join(on))
+    if category == P + "request.parties":
+        parts.append("asks for everyone's presence")
     if category == "media.session.invalid":
         parts.append("SEND_PRESENCE_EVENT failed")
         if obj.get("loopbackMetadata") is not None:
