@@ -142,7 +142,7 @@ def _print_full(console: Any, d: Dialect) -> None:
         facts.add_row("ends a session", ", ".join(enders))
     console.print(facts)
     console.print()
-    console.print(Text("Event types the vendor documents", style="bold"))
+    console.print(Text("Event types the vendor documents" if d.source else "Event types", style="bold"))
     console.print(_types_table(d, d.types, title=False))
     if d.extra_types:
         console.print()
