@@ -106,7 +106,9 @@ def timeline_cmd(
         paths = files or ["-"]
         kind_of_output = _output_kind(output) if output else None
         if output is not None:
-            _check_output(output, paths, force)
+            from presencectl.transports.files import check_output
+
+            check_output(output, force=force, inputs=paths)  # before the work, not after
         window = parse_seconds(flap_window, "--flap-window")
         filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
         decoder = make_decoder(dialect, assume_tz)
@@ -131,7 +133,7 @@ def timeline_cmd(
             from presencectl.ui.timeline_html import draw_html
 
             text = draw_html(timeline, source=source, utc=utc, top=top)
-        _write(output, text)
+        _write(output, text, force, paths)
         env.note(f"{len(timeline.rows(top=top))} subjects, {timeline.events} events → {output} ({len(text.encode()) / 1024:.0f} KiB)")
 
     guarded(env, body)
@@ -146,52 +148,12 @@ def _output_kind(path: str) -> str:
     raise UsageError(f"-o {path}: the picture is chosen by the suffix: give FILE.html or FILE.svg")
 
 
-def _check_output(path: str, inputs: list[str], force: bool) -> None:
-    """Refuse to overwrite without --force, and to write over an input (SPEC §5.1)."""
-    import os
+def _write(path: str, text: str, force: bool, inputs: list[str]) -> None:
+    """Write the whole page beside its final name, then move it there (SPEC §5.1)."""
+    from presencectl.transports.files import OutputFile
 
-    try:
-        out = os.stat(path)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise UsageError(f"-o {path}: {exc.strerror}") from None
-    for name in inputs:
-        if name == "-":
-            continue
-        try:
-            st = os.stat(name)
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
-            raise UsageError(f"-o {path} is also an input: write the picture somewhere else")
-    if not force:
-        raise UsageError(f"{path} exists: pass --force to replace it")
-
-
-def _write(path: str, text: str) -> None:
-    """Write the whole file beside its final name, then move it there (never half a page)."""
-    import os
-    import tempfile
-
-    from presencectl.errors import PresenceError
-
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".presencectl-", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise PresenceError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with OutputFile(path, force=force, inputs=inputs) as out:
+        out.file.write(text.encode("utf-8"))
 
 
 def _draw(env: Environment, timeline, source: str, zone, top: int | None, color: bool) -> None:  # type: ignore[no-untyped-def]
