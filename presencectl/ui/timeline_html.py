@@ -100,7 +100,7 @@ _PAGE = r"""<!DOCTYPE html>
 <title>presencectl timeline: @@TITLE@@</title>
 <style>
   body { font: 13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 16px; color: #222; }
-  h1 { font-size: 16px; margin: 0 0 4px; word-break: break-all; }
+  h1 { font-size: 16px; margin: 0 0 4px; word-break: break-all; white-space: pre-wrap; }
   .bar { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; margin: 6px 0; color: #555; }
   button { font: inherit; padding: 1px 8px; }
   .sw { display: inline-block; width: 12px; height: 10px; margin-right: 4px; vertical-align: -1px; }
