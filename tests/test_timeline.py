@@ -304,3 +304,54 @@ def test_page_keeps_hostile_text_as_text(browser, tmp_path):
     cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#stats tbody td:first-child")]
     assert cells == [name]
     assert browser.find_elements(By.CSS_SELECTOR, "#stats img, #stats b") == []
+
+
+# ------------------------------------------------------------ a live source
+def test_live_source_redraws_in_place_and_leaves_the_picture(tmp_path):
+    """`timeline ws://…` in a real terminal: rows appear as frames arrive; Ctrl-C leaves the whole picture."""
+    import asyncio
+    import shlex
+    import sys
+
+    from tests.live_support import WsServer, hold
+    from tests.test_live_table import Tmux
+
+    release = asyncio.Event()
+
+    async def handler(ws, server):  # two devices now, a third once the test has seen the first two
+        for line in (
+            {"event": "clientConnected", "deviceId": "devA", "collectionId": "c", "time": "2026-03-12 08:00:00"},
+            {"event": "clientConnected", "deviceId": "devB", "collectionId": "c", "time": "2026-03-12 08:00:01"},
+            {"event": "clientDisconnected", "deviceId": "devA", "collectionId": "c", "time": "2026-03-12 08:00:02"},
+        ):
+            await ws.send(json.dumps(line))
+        server.done.set()
+        while not release.is_set():
+            await asyncio.sleep(0.05)
+        await ws.send(json.dumps({"event": "clientConnected", "deviceId": "devC", "collectionId": "c", "time": "2026-03-12 08:00:03"}))
+        await hold(ws, 60)
+
+    term = Tmux()
+    with WsServer(handler) as server:
+        try:
+            term.start(f"{shlex.quote(sys.executable)} -m presencectl timeline {server.url} --utc")
+            screen = term.wait_for(lambda s: "devA" in s and "devB" in s, "devA and devB")
+            assert "devC" not in screen
+            assert not term.cursor_visible()
+            server._loop.call_soon_threadsafe(release.set)  # type: ignore[union-attr]
+            term.wait_for(lambda s: "devC" in s, "devC")
+            term.keys("C-c")
+            screen = term.wait_for(lambda s: "EXIT=" in s, "the end")
+        finally:
+            term.close()
+    assert "EXIT=130" in screen
+    lines = screen.splitlines()
+    title = next(i for i, line in enumerate(lines) if "3 subjects, 4 events" in line)
+    picture = lines[title:]
+    rows = {line.split()[0]: line for line in picture if line.split() and line.split()[0].startswith("dev")}
+    assert set(rows) == {"devA", "devB", "devC"}
+    for row in rows.values():
+        flaps, offline = row.split()[-2:]
+        assert flaps == "0", row  # one change each at most: never a flap
+        assert re.fullmatch(r"\d+s|\d+m\d\ds", offline), row
+        assert "▄" in row, row  # a known state drawn for each

@@ -14,27 +14,12 @@ from typing import Annotated
 
 import typer
 
-from presencectl.app import app, guarded
+from presencectl.app import app
+from presencectl.commands.live import LiveCommand, _guard, run_live, source_kind
 from presencectl.console import Environment, choose_color
 from presencectl.errors import UsageError
-from presencectl.options import (
-    AssumeTzOpt,
-    ColorMode,
-    ColorOpt,
-    DialectOpt,
-    FilterArgs,
-    GrepOpt,
-    KeepaliveOpt,
-    KindOpt,
-    LimitOpt,
-    SinceOpt,
-    SubjectOpt,
-    TypeOpt,
-    UntilOpt,
-    UtcOpt,
-    WhereOpt,
-    make_decoder,
-)
+from presencectl.option_groups import FILTERS, OUTPUT, SOURCE_GROUPS, Opts, check_applicable, takes
+from presencectl.options import make_decoder
 
 PICTURE = "Picture"
 
@@ -44,16 +29,17 @@ class Clock(StrEnum):
     event = "event"
 
 
-@app.command("timeline")
+@app.command("timeline", cls=LiveCommand)
+@takes(*SOURCE_GROUPS, FILTERS, OUTPUT.only("color", "utc"))
 def timeline_cmd(
-    files: Annotated[
-        list[str] | None,
-        typer.Argument(help="Capture or NDJSON files (.gz too); - or nothing for stdin.", show_default=False, metavar="CAPTURE"),
-    ] = None,
+    source: Annotated[
+        str,
+        typer.Argument(help="A capture or NDJSON file (.gz too), - for stdin, or a live SOURCE as for tail (ws://, mqtt://, sio://, http://… --listen, @profile).", show_default=False, metavar="CAPTURE|-|SOURCE"),
+    ] = "-",
     *,
     output: Annotated[
         str | None,
-        typer.Option("-o", "--output", help="Write FILE.html (zoom, pan, hover; self-contained) or FILE.svg instead of drawing in the terminal.", rich_help_panel=PICTURE, show_default=False, metavar="FILE"),
+        typer.Option("-o", "--output", help="Write FILE.html (zoom, pan, hover; self-contained) or FILE.svg instead of drawing in the terminal (capture files and stdin).", rich_help_panel=PICTURE, show_default=False, metavar="FILE"),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing -o file.", rich_help_panel=PICTURE)
@@ -68,75 +54,95 @@ def timeline_cmd(
     flap_window: Annotated[
         str, typer.Option("--flap-window", help="A state change within this long of the previous one is a flap.", rich_help_panel=PICTURE, metavar="DURATION")
     ] = "5m",
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    dialect: DialectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    limit: LimitOpt = None,
-    keepalive: KeepaliveOpt = False,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
+    opts: Opts,
 ) -> None:
     """See a session: one row per subject, online/offline blocks over time, event ticks by kind.
 
     In the terminal the rows fit its width (plain ASCII when colour is off);
-    [bold]-o FILE.html[/] writes one self-contained page (zoom with the wheel,
-    drag to pan, hover for the event, the stats table below); [bold]-o
-    FILE.svg[/] a static picture for tickets that take images.
+    a live SOURCE is redrawn in place as events arrive and the whole picture
+    stays when it ends (Ctrl-C, --timeout, -n). [bold]-o FILE.html[/] writes
+    one self-contained page (zoom with the wheel, drag to pan, hover for the
+    event, the stats table below); [bold]-o FILE.svg[/] a static picture for
+    tickets that take images.
 
     [bold]Examples[/]
 
       presencectl timeline fixtures/mixed.capture.ndjson.gz --utc
       presencectl timeline capture.ndjson.gz --top 20 -o session.html
       presencectl timeline capture.ndjson.gz -s '17kl*' -o session.svg
+      presencectl timeline wss://…/activity -H "X-API-Token: $TOKEN"
     """
     env = Environment()
 
     def body() -> None:
         from presencectl.commands.stats import parse_seconds
         from presencectl.core.timeline import Timeline
-        from presencectl.runner import Pipeline, run_cat
-        from presencectl.ui.timeline import zone_for
 
-        paths = files or ["-"]
-        kind_of_output = _output_kind(output) if output else None
-        if output is not None:
-            from presencectl.transports.files import check_output
-
-            check_output(output, force=force, inputs=paths)  # before the work, not after
         window = parse_seconds(flap_window, "--flap-window")
-        filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
-        decoder = make_decoder(dialect, assume_tz)
         timeline = Timeline(clock=clock.value, flap_window=window)
-        pipeline = Pipeline(decoder, filt, None, None, limit, on_event=timeline.add)
-        try:
-            counts = run_cat(env, paths, pipeline)
-        finally:
-            pipeline.close()
-        if counts.unparsed:
-            env.note(f"{counts.unparsed} of {counts.events} payloads could not be parsed")
-        source = ", ".join("stdin" if p == "-" else p for p in paths)
-        zone = zone_for(utc)
-        if output is None:
-            _draw(env, timeline, source, zone, top, choose_color(color.value, env.stdout_isatty, env.environ))
+        color = choose_color(opts.color.value, env.stdout_isatty, env.environ)
+        if source_kind(source, opts.listen, opts.socketio) != "file":
+            if output is not None:
+                raise UsageError(
+                    "-o draws a finished session: record it first (presencectl record SOURCE -o s.capture.ndjson), "
+                    "then presencectl timeline s.capture.ndjson -o FILE"
+                )
+            _live(env, source, opts, timeline, color, top)
             return
-        if kind_of_output == "svg":
-            from presencectl.ui.timeline import draw_svg
+        _from_file(env, source, opts, timeline, color, top, output, force)
 
-            text = draw_svg(timeline, source=source, zone=zone, top=top)
-        else:
-            from presencectl.ui.timeline_html import draw_html
+    _guard(env, body)
 
-            text = draw_html(timeline, source=source, utc=utc, top=top)
-        _write(output, text, force, paths)
-        env.note(f"{len(timeline.rows(top=top))} subjects, {timeline.events} events → {output} ({len(text.encode()) / 1024:.0f} KiB)")
 
-    guarded(env, body)
+def _live(env: Environment, source: str, opts: Opts, timeline, color: bool, top: int | None) -> None:  # type: ignore[no-untyped-def]
+    from presencectl.options import OutputArgs
+    from presencectl.ui.timeline import live_timeline
+
+    def view(env: Environment, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs["color"] = color
+        return live_timeline(env, timeline, top=top, **kwargs)
+
+    run_live(
+        env, source, opts.connect_args(), opts.filter_args(), OutputArgs(color=opts.color, utc=opts.utc),
+        dialect=opts.dialect, assume_tz=opts.assume_tz, limit=opts.limit, record=None, quiet=False,
+        live_table=True, view=view,
+    )
+
+
+def _from_file(env: Environment, path: str, opts: Opts, timeline, color: bool, top: int | None, output: str | None, force: bool) -> None:  # type: ignore[no-untyped-def]
+    from presencectl.runner import Pipeline, run_cat
+    from presencectl.ui.timeline import zone_for
+
+    check_applicable("file", opts.connect_args())
+    kind_of_output = _output_kind(output) if output else None
+    if output is not None:
+        from presencectl.transports.files import check_output
+
+        check_output(output, force=force, inputs=[path])  # before the work, not after
+    filt = opts.filter_args().build(env, opts.utc)
+    decoder = make_decoder(opts.dialect, opts.assume_tz)
+    pipeline = Pipeline(decoder, filt, None, None, opts.limit, on_event=timeline.add)
+    try:
+        counts = run_cat(env, [path], pipeline)
+    finally:
+        pipeline.close()
+    if counts.unparsed:
+        env.note(f"{counts.unparsed} of {counts.events} payloads could not be parsed")
+    name = "stdin" if path == "-" else path
+    zone = zone_for(opts.utc)
+    if output is None:
+        _draw(env, timeline, name, zone, top, color)
+        return
+    if kind_of_output == "svg":
+        from presencectl.ui.timeline import draw_svg
+
+        text = draw_svg(timeline, source=name, zone=zone, top=top)
+    else:
+        from presencectl.ui.timeline_html import draw_html
+
+        text = draw_html(timeline, source=name, utc=opts.utc, top=top)
+    _write(output, text, force, [path])
+    env.note(f"{len(timeline.rows(top=top))} subjects, {timeline.events} events → {output} ({len(text.encode()) / 1024:.0f} KiB)")
 
 
 def _output_kind(path: str) -> str:

@@ -232,6 +232,8 @@ def bin_row(row: Row, start: float, end: float, width: int) -> tuple[list[str | 
         t1 = changes[i + 1][0] if i + 1 < len(changes) else end
         a, b = max(t0, start), min(t1, end)
         if b <= a:
+            if t0 == end:  # a change at the very end still says how the row ends
+                (online if state == "online" else offline)[width - 1] += step * 0.5
             continue
         bucket = online if state == "online" else offline
         first = min(width - 1, int((a - start) / step))

@@ -299,3 +299,46 @@ def zone_for(utc: bool) -> tzinfo | None:
 
         return UTC
     return None
+
+
+def live_timeline(env, timeline: Timeline, *, color: bool, utc: bool, title: str, top: int | None = None, wall_clock=None):  # type: ignore[no-untyped-def]
+    """A live view of ``timeline`` redrawn in place, with the LiveTable interface.
+
+    ``with`` it, ``attach(pipeline)``, feed the pipeline; on leaving, the view
+    is replaced by the final picture of the whole session (all rows).
+    """
+    from presencectl.live_table import LiveTable
+
+    zone = zone_for(utc)
+
+    class LiveTimeline(LiveTable):
+        def add(self, event):  # type: ignore[no-untyped-def]
+            with self._lock:
+                timeline.add(event)  # feeds the tracker too
+
+        def render(self):  # type: ignore[no-untyped-def]
+            from rich.text import Text
+
+            size = self._console.size if self._console is not None else None
+            width, height = (size.width, size.height) if size is not None else (env.width, 24)
+            with self._lock:
+                if not timeline.events:
+                    return Text(f"{title}  waiting for events…")
+                lines = draw_terminal(
+                    timeline, width=width, color=self.color, zone=zone, source=title, top=top,
+                    max_rows=max(1, height - 6),
+                )
+            return Text.from_ansi("\n".join(lines))
+
+        def close(self) -> None:
+            was_open = self._live is not None
+            super().close()
+            if was_open:
+                lines = draw_terminal(timeline, width=env.width, color=self.color, zone=zone, source=title, top=top)
+                try:
+                    env.stdout.write(("\n".join(lines) + "\n").encode("utf-8", "replace"))
+                    env.stdout.flush()
+                except (BrokenPipeError, ValueError):
+                    pass
+
+    return LiveTimeline(env, timeline.tracker, color=color, utc=utc, title=title, wall_clock=wall_clock, summary=False)
