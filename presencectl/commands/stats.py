@@ -162,7 +162,6 @@ def stats_cmd(
 
     def body() -> None:
         from presencectl.core.presence import PresenceTracker
-        from presencectl.runner import Pipeline, run_cat
 
         gap_s = parse_seconds(gap, "--gap")
         window_s = parse_seconds(flap_window, "--flap-window")
@@ -170,18 +169,7 @@ def stats_cmd(
         decoder = make_decoder(opts.dialect, opts.assume_tz)
         max_line = parse_max_line(opts.max_line)
         tracker = PresenceTracker(flap_window=window_s, gap=gap_s, clock=clock.value)
-
-        class StatsPipeline(Pipeline):
-            def marker(self, marker):  # type: ignore[no-untyped-def]
-                super().marker(marker)
-                tracker.marker(marker)
-
-        pipeline = StatsPipeline(decoder, filt, None, None, opts.limit, on_event=tracker.add)
-        try:
-            if not read_parallel(env, files or ["-"], pipeline, tracker, max_line):
-                run_cat(env, files or ["-"], pipeline, max_line)
-        finally:
-            pipeline.close()
+        collect(env, files or ["-"], decoder, filt, opts.limit, tracker, max_line)
         if json_:
             write_json(env, tracker, by.value if by else None, top)
             return
@@ -190,6 +178,35 @@ def stats_cmd(
         write_tables(env, tracker, use_color, opts.utc, by.value if by else None, show, files or ["-"])
 
     guarded(env, body)
+
+
+def collect(
+    env: Environment,
+    paths: list[str],
+    decoder: Any,
+    filt: Any,
+    limit: int | None,
+    tracker: PresenceTracker,
+    max_line: int | None = None,
+) -> None:
+    """Read ``paths`` through the decoder and filter into ``tracker`` (``stats`` and ``diff``).
+
+    Big files are decoded in worker processes (:func:`read_parallel`); the
+    figures are the same either way.
+    """
+    from presencectl.runner import Pipeline, run_cat
+
+    class StatsPipeline(Pipeline):
+        def marker(self, marker):  # type: ignore[no-untyped-def]
+            super().marker(marker)
+            tracker.marker(marker)
+
+    pipeline = StatsPipeline(decoder, filt, None, None, limit, on_event=tracker.add)
+    try:
+        if not read_parallel(env, paths, pipeline, tracker, max_line):
+            run_cat(env, paths, pipeline, *([max_line] if max_line else []))
+    finally:
+        pipeline.close()
 
 
 # ----------------------------------------------------------------- parallel
@@ -504,7 +521,7 @@ def print_report(
 
 
 def _print_counts(console: Console, tracker: PresenceTracker, table: Any, limit: int | None) -> None:
-    from presencectl.core.render import DIALECT_STYLES, KIND_STYLES
+    from presencectl.core.render import KIND_STYLES, dialect_styles
 
     total = tracker.events
     t_dialect = table("Events by dialect")
@@ -512,7 +529,7 @@ def _print_counts(console: Console, tracker: PresenceTracker, table: Any, limit:
     t_dialect.add_column("events", justify="right")
     t_dialect.add_column("share", justify="right")
     for d, n in sorted(tracker.by_dialect.items(), key=lambda kv: -kv[1]):
-        t_dialect.add_row(_cell(d or "unparsed", DIALECT_STYLES.get(d, ("dim", ""))[0]), _num(n), _share(n, total))
+        t_dialect.add_row(_cell(d or "unparsed", dialect_styles().get(d, ("dim", ""))[0]), _num(n), _share(n, total))
     console.print(t_dialect)
     console.print()
 
@@ -635,7 +652,7 @@ def by_table(tracker: PresenceTracker, by: str, top: int, tty: bool = True) -> A
     from rich.table import Table
     from rich.text import Text
 
-    from presencectl.core.render import DIALECT_STYLES, KIND_STYLES
+    from presencectl.core.render import KIND_STYLES, dialect_styles
 
     rows = by_rows(tracker, by)
     shown = rows[:top] if top else rows
@@ -650,7 +667,7 @@ def by_table(tracker: PresenceTracker, by: str, top: int, tty: bool = True) -> A
     for r in shown:
         key = r["key"]
         if by == "dialect":
-            first = _cell(key, DIALECT_STYLES.get(key if key != "unparsed" else None, ("white", ""))[0])
+            first = _cell(key, dialect_styles().get(key if key != "unparsed" else None, ("white", ""))[0])
         elif by == "kind":
             first = _cell(key, KIND_STYLES.get(key if key != "unparsed" else None, ("white", ""))[0])
         elif by == "type":
