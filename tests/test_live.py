@@ -355,7 +355,7 @@ def test_source_kind_and_build_source_are_pure():
     assert source_kind("dir/file.ndjson", False) == "file"
     env = Environment(stdout=io.BytesIO(), stderr=io.StringIO(), environ={})
     source = build_source("wss://u:p@h/x?token=t", "websocket", ConnectArgs(headers=["X-A: 1"]), env)
-    assert source.endpoint == "wss://u:REDACTED@h/x?token=REDACTED"
+    assert source.endpoint == "wss://REDACTED:REDACTED@h/x?token=REDACTED"
     with pytest.raises(UsageError):
         build_source("ws://h/x", "websocket", ConnectArgs(ping_interval="-1"), env)
 

@@ -192,7 +192,7 @@ def test_credentials_flag_then_url_then_environment():
 def test_source_shape():
     source = mqtt_source_from_args("mqtt://bob:secret@h:1884", topics=["a/#", "b"], share="rec")
     assert isinstance(source, Source)
-    assert source.endpoint == "mqtt://bob:REDACTED@h:1884"
+    assert source.endpoint == "mqtt://REDACTED:REDACTED@h:1884"
     assert source.transport == "mqtt" and source.markers
     assert source.topics == ["$share/rec/a/#", "$share/rec/b"]
     assert source.options.version == 5  # --share implies MQTT 5
@@ -610,7 +610,7 @@ def test_credentials(make_broker):
             mqtt_source_from_args(url, mqtt_version=version).connect()
         assert err.value.fatal
         message = str(err.value)
-        assert message.startswith(f"mqtt://bob:REDACTED@127.0.0.1:{b.port}: the broker refused the connection: ")
+        assert message.startswith(f"mqtt://REDACTED:REDACTED@127.0.0.1:{b.port}: the broker refused the connection: ")
         assert "wrong" not in message and "check the user name and password" in message
     source = mqtt_source_from_args(f"mqtt://bob@127.0.0.1:{b.port}", environ={"PRESENCECTL_PASSWORD": "s3cret"})
     assert source.connect().startswith("MQTT 3.1.1")

@@ -255,7 +255,7 @@ def test_url_credentials_become_basic_auth_and_host_origin_are_not_doubled():
     source = WsSource(WsOptions("ws://bob:pw@h/x", headers=["Origin: https://app", "Host: other", "X-A: 1"]))
     assert source._headers == ["X-A: 1", "Authorization: Basic Ym9iOnB3"]
     assert source._extra == {"origin": "https://app", "host": "other"}
-    assert source.endpoint == "ws://bob:REDACTED@h/x"
+    assert source.endpoint == "ws://REDACTED:REDACTED@h/x"
     assert isinstance(source, Source)
 
 
