@@ -104,11 +104,15 @@ SendFileOpt = Annotated[
 ]
 ReconnectOpt = Annotated[
     bool,
-    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff with jitter, up to 30 s); --no-reconnect exits 1 on loss.", rich_help_panel=CONNECTION),
+    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff with jitter, up to 30 s); --no-reconnect exits 1 on loss. A server that closes with 1000 and a reason saying it is finished (replay --serve: 'replay finished'), or a Socket.IO namespace disconnect, ends the session (exit 0) either way; other clean closes follow this flag.", rich_help_panel=CONNECTION),
 ]
 TimeoutOpt = Annotated[
     str | None,
-    typer.Option("--timeout", help="Exit 0 after this long without a message: 30, 90s, 5m.", rich_help_panel=CONNECTION, show_default=False),
+    typer.Option("--timeout", help="Idle timeout: exit 0 after this long without a frame (30, 90s, 5m). Every frame counts, shown or filtered out; Span keep-alives do not. For an overall limit use --deadline.", rich_help_panel=CONNECTION, show_default=False),
+]
+DeadlineOpt = Annotated[
+    str | None,
+    typer.Option("--deadline", help="Overall limit (30, 90s, 5m): stop then; exit 3 if -n was not reached yet, or (without -n) nothing was shown. Lets a script wait for an event. Files and stdin too.", rich_help_panel=CONNECTION, show_default=False),
 ]
 ConnectTimeoutOpt = Annotated[
     str, typer.Option("--connect-timeout", help="Give up a connection attempt after this long.", rich_help_panel=CONNECTION)
@@ -373,8 +377,12 @@ def run_live(
     record: str | None,
     quiet: bool,
     live_table: bool = False,
-) -> None:
-    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``)."""
+    deadline: str | None = None,
+) -> int:
+    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``).
+
+    Returns the exit status: 0, or 3 when ``--deadline`` passed first.
+    """
     import contextlib
     import os
     import signal
@@ -382,6 +390,7 @@ def run_live(
 
     from presencectl.console import Output
     from presencectl.core.capture import make_header
+    from presencectl.deadline import DeadlinePassed, alarm, deadline_ending
     from presencectl.live import Session, Terminated, summarize
     from presencectl.runner import Pipeline, run_cat
     from presencectl.transports.files import CaptureWriter
@@ -403,6 +412,7 @@ def run_live(
             raise UsageError("--live and -q/--quiet exclude each other")
     source = build_source(source_text, kind, args, env, warn) if kind != "file" else None
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
+    overall = _duration(deadline, "--deadline") if deadline is not None else None
     if record == "-":
         raise UsageError("the capture needs a file name (not -)")
     filt = filters.build(env, output.utc if output is not None else False)
@@ -449,20 +459,28 @@ def run_live(
         table.attach(pipeline)
     try:
         if source is None:
-            run_cat(env, [source_text], pipeline)
-            return
+            try:
+                with alarm(overall):
+                    run_cat(env, [source_text], pipeline)
+            except DeadlinePassed:
+                message, status = deadline_ending(overall, limit, pipeline.counts.shown)
+                env.note(message)
+                return int(status)
+            return 0
         session = Session(
             source,
             pipeline,
             env,
             reconnect=args.reconnect,
             idle_timeout=idle,
+            deadline=overall,
             counter=env.stderr if quiet and env.stderr_isatty else None,
             capture=record,
         )
         ending = session.run()
         if ending.reason != "limit":
             env.note(ending.message)
+        return int(ending.status)
     finally:
         signal.signal(signal.SIGTERM, previous)
         if table is not None:
@@ -482,12 +500,15 @@ def run_live(
 
 
 def _guard(env: Environment, body: Any) -> None:
+    """Run a command body: errors as :func:`guarded`, SIGTERM → 143, a returned status ≠ 0 → that exit."""
     from presencectl.live import Terminated
 
     try:
-        guarded(env, body)
+        status = guarded(env, body)
     except Terminated:
         raise typer.Exit(143) from None
+    if status:
+        raise typer.Exit(int(status))
 
 
 class LiveCommand(ProfileCommand, MqttCommand, SocketIOCommand):
@@ -505,6 +526,7 @@ def tail_cmd(
     send_file: SendFileOpt = None,
     reconnect: ReconnectOpt = True,
     timeout: TimeoutOpt = None,
+    deadline: DeadlineOpt = None,
     connect_timeout: ConnectTimeoutOpt = "10",
     ping_interval: PingOpt = "20",
     cacert: CacertOpt = None,
@@ -590,7 +612,7 @@ def tail_cmd(
         env,
         lambda: run_live(
             env, source, args, filters, output, dialect=dialect, assume_tz=assume_tz,
-            limit=limit, record=record, quiet=quiet, live_table=live,
+            limit=limit, record=record, quiet=quiet, live_table=live, deadline=deadline,
         ),
     )
 
@@ -609,6 +631,7 @@ def record_cmd(
     send_file: SendFileOpt = None,
     reconnect: ReconnectOpt = True,
     timeout: TimeoutOpt = None,
+    deadline: DeadlineOpt = None,
     connect_timeout: ConnectTimeoutOpt = "10",
     ping_interval: PingOpt = "20",
     cacert: CacertOpt = None,
@@ -675,6 +698,6 @@ def record_cmd(
         env,
         lambda: run_live(
             env, source, args, filters, None, dialect=dialect, assume_tz=assume_tz,
-            limit=limit, record=output, quiet=True,
+            limit=limit, record=output, quiet=True, deadline=deadline,
         ),
     )
