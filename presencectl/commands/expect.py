@@ -1,0 +1,428 @@
+"""``presencectl expect``: presence checks a firmware CI job can run (SPEC §3.6b).
+
+The sources, connection options and profiles are ``tail``'s
+(:mod:`presencectl.commands.live`). Frames go through the one
+:class:`~presencectl.runner.Pipeline` path (recorded, decoded, rendered) and
+every event reaches the pure :class:`~presencectl.core.expect.Expectation`
+through the pipeline's ``on_event`` hook, with the time it arrived: the
+session's monotonic clock for a live source, the capture's own ``t`` for a
+file (fast, no waiting). The live session's ``deadline_at`` follows the
+current step's limit, so a step that times out ends the session on time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from presencectl.app import app
+from presencectl.commands.live import (
+    BasicAuthOpt,
+    CacertOpt,
+    CertOpt,
+    ConnectArgs,
+    ConnectTimeoutOpt,
+    DeadlineOpt,
+    HeaderOpt,
+    InsecureOpt,
+    KeyOpt,
+    ListenOpt,
+    LiveCommand,
+    MaxBodyOpt,
+    PingOpt,
+    ReconnectOpt,
+    SendFileOpt,
+    SendOpt,
+    SourceArg,
+    SubprotocolOpt,
+    TimeoutOpt,
+    _guard,
+)
+from presencectl.console import Environment
+from presencectl.errors import UsageError
+from presencectl.mqtt_options import (
+    AliyunDeviceOpt,
+    CleanSessionOpt,
+    ClientIdOpt,
+    DeviceSecretOpt,
+    MqttArgs,
+    MqttVersionOpt,
+    PasswordOpt,
+    PublishOpt,
+    QosOpt,
+    ShareOpt,
+    SkipRetainedOpt,
+    TopicOpt,
+    UsernameOpt,
+)
+from presencectl.options import AssumeTzOpt, ColorMode, ColorOpt, DialectOpt, UtcOpt
+from presencectl.socketio_options import (
+    AuthOpt,
+    EioOpt,
+    EmitOpt,
+    EventOpt,
+    NamespaceOpt,
+    SocketIOArgs,
+    SocketIOOpt,
+)
+
+if TYPE_CHECKING:
+    from presencectl.core.events import Event
+    from presencectl.core.expect import Expectation, Outcome
+
+EXPECT = "Expectations"
+REPORT = "Report"
+
+StepOpt = Annotated[
+    list[str] | None,
+    typer.Option("--step", metavar="EXPR", help="The next event to wait for, in order (repeatable): filter terms that must all hold, e.g. 'subject=17kl* type=clientConnected', 'type=firmwareCurrent data.version=1.5.0' (type=, subject=, kind= as -t/-s/--kind; any other term as -w).", rich_help_panel=EXPECT, show_default=False),
+]
+WithinOpt = Annotated[
+    list[str] | None,
+    typer.Option("--within", metavar="DURATION", help="After a --step or --presence: it must pass within this long of the previous step's match (the first: of the start). Default: no limit but --deadline.", rich_help_panel=EXPECT, show_default=False),
+]
+PresenceStepOpt = Annotated[
+    list[str] | None,
+    typer.Option("--presence", metavar="SUBJECT=online|offline", help="A step on the presence tracker: passes once a subject matching the SUBJECT glob is in that state, by its dialect's notion of presence (repeatable, in order with --step).", rich_help_panel=EXPECT, show_default=False),
+]
+NeverOpt = Annotated[
+    list[str] | None,
+    typer.Option("--never", metavar="EXPR", help="Fail at once on an event matching EXPR, e.g. kind=error, type=imeiMismatch (repeatable).", rich_help_panel=EXPECT, show_default=False),
+]
+JunitOpt = Annotated[
+    str | None,
+    typer.Option("--junit", metavar="FILE", help="Write a JUnit XML report (one test case per step and per --never) for GitLab, GitHub or Jenkins.", rich_help_panel=REPORT, show_default=False),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print a machine-readable verdict on stdout instead of step lines and events.", rich_help_panel=REPORT)
+]
+RecordOpt = Annotated[
+    str | None,
+    typer.Option("--record", metavar="FILE", help="Keep the evidence: write a capture of everything received (.gz compresses).", rich_help_panel=REPORT, show_default=False),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("-q", "--quiet", help="Show step lines and the verdict, not the events.", rich_help_panel=REPORT)
+]
+
+#: The options whose relative order matters, by parameter name.
+_ORDERED = ("step", "presence", "within")
+
+
+class ExpectCommand(LiveCommand):
+    """``tail``'s command class, remembering the order of ``--step``/``--presence``/``--within``.
+
+    Click hands each repeatable option its values as one list; which
+    ``--within`` follows which step is only in the parser's record of the
+    order the options came in, kept here in ``ctx.meta``.
+    """
+
+    def make_parser(self, ctx: Any) -> Any:
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_args(args: list[str]) -> Any:
+            opts, rest, order = parse(args=args)
+            ctx.meta["expect.order"] = [p.name for p in order if p.name in _ORDERED]
+            return opts, rest, order
+
+        parser.parse_args = parse_args
+        return parser
+
+
+def plan_items(order: list[str], values: dict[str, list[str] | None]) -> list[tuple[str, str]]:
+    """Interleave the values of each ordered option as they came on the command line.
+
+    >>> plan_items(["step", "within", "presence"], {"step": ["type=a"], "within": ["5"], "presence": ["d=online"]})
+    [('step', 'type=a'), ('within', '5'), ('presence', 'd=online')]
+    """
+    queues = {name: list(values.get(name) or []) for name in _ORDERED}
+    items = [(name, queues[name].pop(0)) for name in order if queues[name]]
+    # Values that came from elsewhere than the command line (none today) go last.
+    items += [(name, value) for name in _ORDERED for value in queues[name]]
+    return items
+
+
+def run_expect(
+    env: Environment,
+    source_text: str,
+    args: ConnectArgs,
+    items: list[tuple[str, str]],
+    nevers: list[str],
+    *,
+    deadline: str | None,
+    dialect: str | None,
+    assume_tz: str,
+    color: ColorMode,
+    utc: bool,
+    quiet: bool,
+    as_json: bool,
+    junit: str | None,
+    record: str | None,
+) -> int:
+    """The body of ``expect``; returns the exit status (0 passed, 3 not)."""
+    import contextlib
+    import os
+    import signal
+    import time
+    from datetime import UTC, datetime
+
+    from presencectl.commands.live import _check_applicable, _duration, build_source, source_kind
+    from presencectl.console import Output, choose_color
+    from presencectl.core.capture import make_header
+    from presencectl.core.expect import Expectation, parse_never, parse_plan
+    from presencectl.core.render import RenderOptions, make_renderer
+    from presencectl.live import Session, Terminated, summarize
+    from presencectl.options import make_decoder
+    from presencectl.runner import Pipeline
+    from presencectl.transports.files import CaptureWriter
+
+    steps = parse_plan(items)
+    never_checks = [parse_never(text) for text in nevers]
+    if not steps and not never_checks:
+        raise UsageError("expect needs at least one --step, --presence or --never")
+    if record == "-" or junit == "-":
+        raise UsageError("--record and --junit need a file name (not -)")
+    kind = source_kind(source_text, args.listen, args.sio.socketio)
+    _check_applicable(kind, args)
+    overall = _duration(deadline, "--deadline") if deadline is not None else None
+    idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
+    decoder = make_decoder(dialect, assume_tz)
+    zone = UTC if utc else None
+    paint = not as_json and choose_color(color.value, env.stdout_isatty, env.environ)
+    out = None if as_json else Output(env.stdout, live=True)
+    render = None
+    if out is not None and not quiet:
+        render = make_renderer(
+            RenderOptions(fmt="pretty", color=paint, zone=zone, verbose=True, tty=env.stdout_isatty, width=env.width)
+        )
+    session: Session | None = None
+
+    def warn(message: str) -> None:
+        (session or env).warn(message)
+
+    source = build_source(source_text, kind, args, env, warn) if kind != "file" else None
+    started_wall = time.time()
+    clock = time.monotonic
+    # A live source's time is the session clock from now; a file's is its own.
+    expectation = Expectation(steps, never_checks, start=clock() if source is not None else None, deadline=overall)
+
+    def say(outcomes: list[Outcome]) -> None:
+        if out is not None and outcomes:
+            for outcome in outcomes:
+                out.write(outcome.line(zone, paint).encode("utf-8", "replace") + b"\n")
+            out.flush()
+
+    class Decided(Exception):
+        """The verdict is in: stop reading."""
+
+    def event_time(event: Event) -> float | None:
+        if event.received is not None:
+            return event.received
+        if event.time is not None:
+            try:
+                return event.time.timestamp()
+            except (OverflowError, OSError, ValueError):
+                return None
+        return None
+
+    now_of = (lambda event: clock()) if source is not None else event_time
+
+    def on_event(event: Event) -> None:
+        say(expectation.event(event, now_of(event)))
+        if expectation.done:
+            raise Decided
+        if session is not None:
+            session.deadline_at = expectation.due()
+
+    recorder = None
+    if record is not None:
+        header = make_header(
+            source.endpoint if source is not None else source_text,
+            source.transport if source is not None else "file",
+            started_wall,
+            topics=getattr(source, "topics", None),
+            headers=args.headers or None,
+        )
+        recorder = CaptureWriter(record, header)
+    pipeline = Pipeline(decoder, None, render, out, None, recorder, on_event)
+
+    def on_term(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        if source is None:
+            _run_file(env, source_text, pipeline, expectation, overall, say, Decided)
+        else:
+            session = Session(
+                source, pipeline, env, reconnect=args.reconnect, idle_timeout=idle, clock=clock, capture=record
+            )
+            session.deadline_at = expectation.due()
+            try:
+                ending = session.run()
+            except Decided:
+                pass
+            else:
+                if ending.reason == "deadline":
+                    say(expectation.advance(clock()))
+                if not expectation.done:
+                    env.note(ending.message)
+                    say(expectation.end(clock(), "the stream ended"))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        try:
+            pipeline.close()
+        finally:
+            if session is not None and session.state == "connecting":
+                if record is not None and pipeline.counts.frames == 0:
+                    with contextlib.suppress(OSError):
+                        os.remove(record)
+            elif session is not None:
+                env.note(session.summary())
+            else:
+                env.note(summarize(pipeline, None, 0, record))
+    verdict = expectation.verdict()
+    if junit is not None:
+        from presencectl.core.capture import redact_url
+        from presencectl.core.expect import junit_xml
+
+        suite = f"presencectl expect {redact_url(source_text) if source is not None else source_text}"
+        stamp = datetime.fromtimestamp(started_wall, UTC).isoformat(timespec="seconds")
+        try:
+            with open(junit, "wb") as fh:
+                fh.write(junit_xml(verdict, suite, stamp))
+        except OSError as exc:
+            from presencectl.errors import PresenceError
+
+            raise PresenceError(f"--junit {junit}: cannot write: {exc.strerror or exc}") from None
+    if as_json:
+        import orjson
+
+        env.stdout.write(orjson.dumps(verdict.to_dict()) + b"\n")
+        env.stdout.flush()
+    else:
+        assert out is not None
+        out.write(verdict.line(paint).encode() + b"\n")
+        out.flush()
+    return verdict.status
+
+
+def _run_file(
+    env: Environment,
+    path: str,
+    pipeline: Any,
+    expectation: Expectation,
+    overall: float | None,
+    say: Any,
+    decided: type[Exception],
+) -> None:
+    """A capture or NDJSON file, or stdin: the capture's own time; ``--deadline``
+    on a pipe is also a wall-clock limit (a stdin that never ends)."""
+    from presencectl.deadline import DeadlinePassed, alarm
+    from presencectl.runner import feed_lines
+    from presencectl.transports.files import CaptureReader
+
+    reader = CaptureReader(path, env.warn)
+    try:
+        if reader.header is not None and reader.header.started is not None and expectation.start is None:
+            expectation.start = expectation.started = reader.header.started
+        try:
+            with alarm(overall if reader.size is None else None):
+                feed_lines(reader, reader.lines(), pipeline)
+        except decided:
+            return
+        except DeadlinePassed:
+            say(expectation.end(expectation.last, f"the --deadline of {overall:g} s passed"))
+            return
+        say(expectation.end(expectation.last, "the stream ended"))
+    finally:
+        reader.close()
+
+
+@app.command("expect", cls=ExpectCommand)
+def expect_cmd(
+    ctx: typer.Context,
+    source: SourceArg,
+    *,
+    step: StepOpt = None,
+    within: WithinOpt = None,
+    presence: PresenceStepOpt = None,
+    never: NeverOpt = None,
+    deadline: DeadlineOpt = None,
+    junit: JunitOpt = None,
+    json_: JsonOpt = False,
+    record: RecordOpt = None,
+    quiet: QuietOpt = False,
+    header: HeaderOpt = None,
+    subprotocol: SubprotocolOpt = None,
+    send: SendOpt = None,
+    send_file: SendFileOpt = None,
+    reconnect: ReconnectOpt = True,
+    timeout: TimeoutOpt = None,
+    connect_timeout: ConnectTimeoutOpt = "10",
+    ping_interval: PingOpt = "20",
+    cacert: CacertOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+    insecure: InsecureOpt = False,
+    listen: ListenOpt = False,
+    max_body: MaxBodyOpt = "16M",
+    basic_auth: BasicAuthOpt = None,
+    socketio: SocketIOOpt = False,
+    namespace: NamespaceOpt = None,
+    emit: EmitOpt = None,
+    event: EventOpt = None,
+    auth: AuthOpt = None,
+    eio: EioOpt = None,
+    topic: TopicOpt = None,
+    qos: QosOpt = 0,
+    mqtt_version: MqttVersionOpt = None,
+    client_id: ClientIdOpt = None,
+    username: UsernameOpt = None,
+    password: PasswordOpt = None,
+    share: ShareOpt = None,
+    publish: PublishOpt = None,
+    clean_session: CleanSessionOpt = True,
+    skip_retained: SkipRetainedOpt = False,
+    aliyun_device: AliyunDeviceOpt = None,
+    device_secret: DeviceSecretOpt = None,
+    dialect: DialectOpt = None,
+    color: ColorOpt = ColorMode.auto,
+    utc: UtcOpt = False,
+    assume_tz: AssumeTzOpt = "UTC",
+) -> None:
+    """Check that events happen, in order and in time: presence checks for CI.
+
+    Same sources, connection options and profiles as tail (live endpoints,
+    capture files, stdin). Exit 0 when every step passed; 3 when a step's
+    --within or the --deadline passed, the stream ended first, or a --never
+    matched; 1 and 2 as usual. On a capture file, time is the capture's own.
+
+    [bold]Examples[/]
+
+      presencectl expect wss://api.lab5e.com/span/collections/abc/activity -H "X-API-Token: $TOKEN" \\
+        --presence '17kl14hm46h4c2=online' --within 1m \\
+        --step 'subject=17kl14hm46h4c2 type=firmwareCurrent data.version=1.5.0' --within 5m \\
+        --never kind=error --junit report.xml --record evidence.capture.ndjson.gz
+      presencectl expect mqtt://broker -T 'devices/#' --step 'type=online subject=dev42' --deadline 60
+      presencectl expect session.capture.ndjson --step type=clientConnected --never 'type=imeiMismatch' --json
+    """
+    env = Environment()
+    args = ConnectArgs(
+        header or [], subprotocol or [], send or [], send_file or [], reconnect, timeout,
+        connect_timeout, ping_interval, cacert, cert, key, insecure, listen, max_body, basic_auth,
+        SocketIOArgs.from_options(socketio, namespace, emit, event, auth, eio),
+        MqttArgs(
+            topic or [], qos, mqtt_version, client_id, username, password, share,
+            [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
+        ),
+    )
+    items = plan_items(ctx.meta.get("expect.order", []), {"step": step, "presence": presence, "within": within})
+    _guard(
+        env,
+        lambda: run_expect(
+            env, source, args, items, never or [], deadline=deadline, dialect=dialect, assume_tz=assume_tz,
+            color=color, utc=utc, quiet=quiet, as_json=json_, junit=junit, record=record,
+        ),
+    )
