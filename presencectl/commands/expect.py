@@ -24,6 +24,7 @@ from presencectl.commands.live import (
     ConnectArgs,
     ConnectTimeoutOpt,
     DeadlineOpt,
+    ForceOpt,
     HeaderOpt,
     InsecureOpt,
     KeyOpt,
@@ -159,10 +160,9 @@ def run_expect(
     as_json: bool,
     junit: str | None,
     record: str | None,
+    force: bool = False,
 ) -> int:
     """The body of ``expect``; returns the exit status (0 passed, 3 not)."""
-    import contextlib
-    import os
     import signal
     import time
     from datetime import UTC, datetime
@@ -175,7 +175,7 @@ def run_expect(
     from presencectl.live import Session, Terminated, summarize
     from presencectl.options import make_decoder
     from presencectl.runner import Pipeline
-    from presencectl.transports.files import CaptureWriter
+    from presencectl.transports.files import CaptureWriter, check_output
 
     steps = parse_plan(items)
     never_checks = [parse_never(text) for text in nevers]
@@ -185,6 +185,9 @@ def run_expect(
         raise UsageError("--record and --junit need a file name (not -)")
     kind = source_kind(source_text, args.listen, args.sio.socketio)
     _check_applicable(kind, args)
+    inputs = [source_text] if kind == "file" else []
+    if junit is not None:
+        check_output(junit, force=force, inputs=[*inputs, *([record] if record else [])])
     overall = _duration(deadline, "--deadline") if deadline is not None else None
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
     decoder = make_decoder(dialect, assume_tz)
@@ -244,7 +247,7 @@ def run_expect(
             topics=getattr(source, "topics", None),
             headers=args.headers or None,
         )
-        recorder = CaptureWriter(record, header)
+        recorder = CaptureWriter(record, header, force=force, inputs=inputs)
     pipeline = Pipeline(decoder, None, render, out, None, recorder, on_event)
 
     def on_term(signum: int, frame: object) -> None:
@@ -271,13 +274,13 @@ def run_expect(
                     say(expectation.end(clock(), "the stream ended"))
     finally:
         signal.signal(signal.SIGTERM, previous)
+        # Never connected: the error says so; no empty capture, any older file untouched.
+        never_connected = session is not None and session.state == "connecting"
         try:
-            pipeline.close()
+            pipeline.close(keep_empty=not never_connected)
         finally:
-            if session is not None and session.state == "connecting":
-                if record is not None and pipeline.counts.frames == 0:
-                    with contextlib.suppress(OSError):
-                        os.remove(record)
+            if never_connected:
+                pass
             elif session is not None:
                 env.note(session.summary())
             else:
@@ -289,13 +292,10 @@ def run_expect(
 
         suite = f"presencectl expect {redact_url(source_text) if source is not None else source_text}"
         stamp = datetime.fromtimestamp(started_wall, UTC).isoformat(timespec="seconds")
-        try:
-            with open(junit, "wb") as fh:
-                fh.write(junit_xml(verdict, suite, stamp))
-        except OSError as exc:
-            from presencectl.errors import PresenceError
+        from presencectl.transports.files import OutputFile
 
-            raise PresenceError(f"--junit {junit}: cannot write: {exc.strerror or exc}") from None
+        with OutputFile(junit, force=force, inputs=inputs) as report:
+            report.file.write(junit_xml(verdict, suite, stamp))
     if as_json:
         import orjson
 
@@ -353,6 +353,7 @@ def expect_cmd(
     junit: JunitOpt = None,
     json_: JsonOpt = False,
     record: RecordOpt = None,
+    force: ForceOpt = False,
     quiet: QuietOpt = False,
     header: HeaderOpt = None,
     subprotocol: SubprotocolOpt = None,
@@ -423,6 +424,6 @@ def expect_cmd(
         env,
         lambda: run_expect(
             env, source, args, items, never or [], deadline=deadline, dialect=dialect, assume_tz=assume_tz,
-            color=color, utc=utc, quiet=quiet, as_json=json_, junit=junit, record=record,
+            color=color, utc=utc, quiet=quiet, as_json=json_, junit=junit, record=record, force=force,
         ),
     )

@@ -139,6 +139,10 @@ ListenOpt = Annotated[
 MaxBodyOpt = Annotated[
     str, typer.Option("--max-body", help="Refuse bodies over this size with 413: 1048576, 512k, 16M.", rich_help_panel=WEBHOOK)
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Replace an existing capture file (only once the new session has recorded its first frame).", rich_help_panel=RECORDING),
+]
 BasicAuthOpt = Annotated[
     str | None,
     typer.Option("--basic-auth", envvar="PRESENCECTL_BASIC_AUTH", help="USER:PASS every POST must carry (else 401).", rich_help_panel=WEBHOOK, show_default=False),
@@ -377,14 +381,13 @@ def run_live(
     record: str | None,
     quiet: bool,
     live_table: bool = False,
+    force: bool = False,
     deadline: str | None = None,
 ) -> int:
     """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``).
 
     Returns the exit status: 0, or 3 when ``--deadline`` passed first.
     """
-    import contextlib
-    import os
     import signal
     import time
 
@@ -434,7 +437,7 @@ def run_live(
             topics=getattr(source, "topics", None),
             headers=args.headers or None,
         )
-        recorder = CaptureWriter(record, header)
+        recorder = CaptureWriter(record, header, force=force, inputs=[source_text] if source is None else ())
     pipeline = Pipeline(decoder, filt, render, out, limit, recorder)
 
     def on_term(signum: int, frame: object) -> None:
@@ -485,14 +488,14 @@ def run_live(
         signal.signal(signal.SIGTERM, previous)
         if table is not None:
             table.__exit__(None, None, None)
+        # Never connected: say one line (the error), leave no empty capture
+        # and any older file untouched.
+        never_connected = session is not None and session.state == "connecting"
         try:
-            pipeline.close()
+            pipeline.close(keep_empty=not never_connected)
         finally:
-            if session is not None and session.state == "connecting":
-                # Never connected: say one line (the error), leave no empty capture.
-                if record is not None and pipeline.counts.frames == 0:
-                    with contextlib.suppress(OSError):
-                        os.remove(record)
+            if never_connected:
+                pass
             elif session is not None:
                 env.note(session.summary())
             elif record is not None or quiet:
@@ -558,6 +561,7 @@ def tail_cmd(
         str | None,
         typer.Option("--record", help="Also write a capture to FILE (.gz compresses); every frame is on disk before it is shown.", rich_help_panel=RECORDING, show_default=False),
     ] = None,
+    force: ForceOpt = False,
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a live counter on a terminal instead).", rich_help_panel=RECORDING)
     ] = False,
@@ -612,7 +616,7 @@ def tail_cmd(
         env,
         lambda: run_live(
             env, source, args, filters, output, dialect=dialect, assume_tz=assume_tz,
-            limit=limit, record=record, quiet=quiet, live_table=live, deadline=deadline,
+            limit=limit, record=record, quiet=quiet, live_table=live, force=force, deadline=deadline,
         ),
     )
 
@@ -625,6 +629,7 @@ def record_cmd(
         str,
         typer.Option("-o", "--output", help="Capture file to write (.gz compresses).", rich_help_panel=RECORDING, show_default=False),
     ],
+    force: ForceOpt = False,
     header: HeaderOpt = None,
     subprotocol: SubprotocolOpt = None,
     send: SendOpt = None,
@@ -698,6 +703,6 @@ def record_cmd(
         env,
         lambda: run_live(
             env, source, args, filters, None, dialect=dialect, assume_tz=assume_tz,
-            limit=limit, record=output, quiet=True, deadline=deadline,
+            limit=limit, record=output, quiet=True, force=force, deadline=deadline,
         ),
     )
