@@ -319,25 +319,33 @@ def _run_file(
 ) -> None:
     """A capture or NDJSON file, or stdin: the capture's own time; ``--deadline``
     on a pipe is also a wall-clock limit (a stdin that never ends)."""
+    import os
+    import stat
+
     from presencectl.deadline import DeadlinePassed, alarm
     from presencectl.runner import feed_lines
     from presencectl.transports.files import CaptureReader
 
-    reader = CaptureReader(path, env.warn)
     try:
-        if reader.header is not None and reader.header.started is not None and expectation.start is None:
-            expectation.start = expectation.started = reader.header.started
-        try:
-            with alarm(overall if reader.size is None else None):
-                feed_lines(reader, reader.lines(), pipeline)
-        except decided:
-            return
-        except DeadlinePassed:
-            say(expectation.end(expectation.last, f"the --deadline of {overall:g} s passed"))
-            return
+        regular = path != "-" and stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = True  # CaptureReader says what is wrong with it
+    reader = None
+    try:
+        with alarm(None if regular else overall):
+            reader = CaptureReader(path, env.warn)  # reads the first line: may wait on a pipe
+            header = reader.header
+            if header is not None and header.started is not None and expectation.start is None:
+                expectation.start = expectation.started = header.started
+            feed_lines(reader, reader.lines(), pipeline)
         say(expectation.end(expectation.last, "the stream ended"))
+    except decided:
+        return
+    except DeadlinePassed:
+        say(expectation.end(expectation.last, f"the --deadline of {overall:g} s passed"))
     finally:
-        reader.close()
+        if reader is not None:
+            reader.close()
 
 
 @app.command("expect", cls=ExpectCommand)
