@@ -254,6 +254,8 @@ def run_expect(
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    summary: str | None = None
+    finished = False
     try:
         if source is None:
             _run_file(env, source_text, pipeline, expectation, overall, say, Decided)
@@ -272,6 +274,7 @@ def run_expect(
                 if not expectation.done:
                     env.note(ending.message)
                     say(expectation.end(clock(), "the stream ended"))
+        finished = True
     finally:
         signal.signal(signal.SIGTERM, previous)
         # Never connected: the error says so; no empty capture, any older file untouched.
@@ -279,12 +282,10 @@ def run_expect(
         try:
             pipeline.close(keep_empty=not never_connected)
         finally:
-            if never_connected:
-                pass
-            elif session is not None:
-                env.note(session.summary())
-            else:
-                env.note(summarize(pipeline, None, 0, record))
+            if not never_connected:
+                summary = session.summary() if session is not None else summarize(pipeline, None, 0, record)
+                if not finished:  # interrupted: say it now, there is no verdict
+                    env.note(summary)
     verdict = expectation.verdict()
     if junit is not None:
         from presencectl.core.capture import redact_url
@@ -305,6 +306,8 @@ def run_expect(
         assert out is not None
         out.write(verdict.line(paint).encode() + b"\n")
         out.flush()
+    if summary is not None:
+        env.note(summary)
     return verdict.status
 
 
