@@ -339,3 +339,29 @@ def test_help_lists_the_expectation_options():
     assert result.returncode == 0
     for flag in ("--step", "--within", "--presence", "--never", "--junit", "--json", "--record", "--deadline", "--topic", "--header"):
         assert flag in text
+
+
+def test_a_connection_profile_works_and_its_display_filters_are_left_to_tail(tmp_path):
+    config = tmp_path / "profiles.toml"
+    with websocket_device("pass") as source:
+        config.write_text(f'[profiles.bench]\nurl = "{source[0]}"\ntype = ["client*"]\nreconnect = false\n')
+        with Cli("expect", "@bench", "--config", str(config), "-q", *PLAN, env=no_proxy_env()) as cli:
+            status = cli.finish(timeout=60)
+    assert status == 0, cli.stderr
+    assert lines(cli)[-1].startswith("PASSED: 5/5 steps passed")
+
+
+def test_expect_help_loads_no_transport():
+    code = (
+        "import sys, contextlib, io\n"
+        "sys.argv = ['presencectl', 'expect', '--help']\n"
+        "from presencectl.__main__ import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        main()\n    except SystemExit:\n        pass\n"
+        "print('\\n'.join(sys.modules))"
+    )
+    import sys
+
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=cli_env()).stdout.split()
+    assert not {m for m in modules if m.split(".")[0] in ("paho", "websocket", "websockets", "socketio", "engineio")}
+    assert "presencectl.core.expect" not in modules

@@ -111,12 +111,16 @@ _ORDERED = ("step", "presence", "within")
 
 
 class ExpectCommand(LiveCommand):
-    """``tail``'s command class, remembering the order of ``--step``/``--presence``/``--within``.
+    """``tail``'s command class, remembering the order of ``--step``/``--presence``/``--within``;
+    a profile's filter keys are skipped (they shape what tail shows).
 
     Click hands each repeatable option its values as one list; which
     ``--within`` follows which step is only in the parser's record of the
     order the options came in, kept here in ``ctx.meta``.
     """
+
+    #: A profile's display filters are tail's business: expect's steps say what matters.
+    ignored_profile_keys = ("type", "subject", "kind", "where", "grep", "keepalive")
 
     def make_parser(self, ctx: Any) -> Any:
         parser = super().make_parser(ctx)
