@@ -12,6 +12,7 @@ import asyncio
 import json
 import subprocess
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,11 +96,39 @@ def mqtt_device(case: str, tmp_path: Path) -> Iterator[tuple[list[str], Any]]:
         thread.join(30)
 
 
+@contextmanager
+def socketio_device(case: str, tmp_path: Path) -> Iterator[list[str]]:
+    from presencectl.core.events import Frame
+    from tests.replay_support import CliProcess, write_capture
+
+    frames = [Frame(p, 1000.0 + i * GAP) for i, p in enumerate(SCRIPTS[case])]
+    capture = write_capture(tmp_path / "device.capture.ndjson", frames, started=1000.0)
+    with CliProcess("replay", str(capture), "--serve", "127.0.0.1:0", "--socketio", "--speed", "1") as server:
+        port = server.wait_for(r"on sio://127\.0\.0\.1:(\d+)").group(1)
+        yield [f"sio://127.0.0.1:{port}"]
+        server.stop()
+
+
 def run_expect_live(kind: str, case: str, tmp_path: Path, *extra: str) -> tuple[int, Cli]:
     junit = tmp_path / "report.xml"
     args = [*plan_for(case), "--junit", str(junit), "--record", str(tmp_path / "evidence.capture.ndjson"), *extra]
     if kind == "websocket":
         with websocket_device(case) as source, Cli("expect", *source, *args, env=no_proxy_env()) as cli:
+            return cli.finish(timeout=60), cli
+    if kind == "socketio":
+        with socketio_device(case, tmp_path) as source, Cli("expect", *source, *args, env=no_proxy_env()) as cli:
+            return cli.finish(timeout=60), cli
+    if kind == "webhook":
+        from tests.live_support import post
+
+        url = f"http://127.0.0.1:{free_port()}/hook"
+        with Cli("expect", url, "--listen", *args, env=no_proxy_env()) as cli:
+            cli.wait_stderr("listening for POSTs")
+            for payload in SCRIPTS[case]:
+                if cli.proc.poll() is not None:
+                    break
+                post(url, payload.encode())
+                time.sleep(GAP)
             return cli.finish(timeout=60), cli
     with mqtt_device(case, tmp_path) as (source, start), Cli("expect", *source, *args, env=no_proxy_env()) as cli:
         cli.wait_stderr("connected to")
@@ -137,7 +166,7 @@ def lines(cli: Cli) -> list[str]:
 LIVE = pytest.mark.parametrize("kind", ["websocket", "mqtt"])
 
 
-@LIVE
+@pytest.mark.parametrize("kind", ["websocket", "mqtt", "socketio", "webhook"])
 def test_a_device_that_flashes_and_comes_back_passes(kind, tmp_path):
     status, cli = run_expect_live(kind, "pass", tmp_path)
     assert status == 0, cli.stderr

@@ -156,22 +156,22 @@ def mqtt_publisher(with_dev42: bool, tmp_path) -> Iterator[list[str]]:
 
         thread = threading.Thread(target=publish, daemon=True)
         # Publishing starts once the CLI subscribed (retained nothing: a message before that is lost).
-        yield [broker.url, "-T", "devices/#", "--on-subscribed", thread.start]  # type: ignore[list-item]
+        yield [broker.url, "-T", "devices/#", "--on-ready", "connected to", thread.start]  # type: ignore[list-item]
         stop.set()
         thread.join(10)
 
 
 def run_tail_while_publishing(source_args: list[Any], extra: list[str], stdin_lines: Callable[[], Iterator[str]] | None = None) -> tuple[int, float, Cli]:
-    on_subscribed = None
-    if "--on-subscribed" in source_args:
-        i = source_args.index("--on-subscribed")
-        on_subscribed = source_args[i + 1]
-        source_args = source_args[:i] + source_args[i + 2 :]
+    on_ready = None
+    if "--on-ready" in source_args:  # start publishing once stderr says this (no message is lost)
+        i = source_args.index("--on-ready")
+        ready_text, on_ready = source_args[i + 1 : i + 3]
+        source_args = source_args[:i] + source_args[i + 3 :]
     started = time.monotonic()
     with Cli("tail", *source_args, *extra, stdin=subprocess.PIPE if stdin_lines else subprocess.DEVNULL, env=no_proxy_env()) as cli:
-        if on_subscribed is not None:
-            cli.wait_stderr("connected to")
-            on_subscribed()
+        if on_ready is not None:
+            cli.wait_stderr(ready_text)
+            on_ready()
         if stdin_lines is not None:
             def feed() -> None:
                 try:
@@ -197,7 +197,45 @@ def stdin_publisher(with_dev42: bool) -> Callable[[], Iterator[str]]:
     return lines
 
 
-SOURCES = ["websocket", "mqtt", "stdin"]
+@contextmanager
+def webhook_publisher(with_dev42: bool) -> Iterator[list[Any]]:
+    from tests.conftest import free_port
+    from tests.live_support import post
+
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    stop = threading.Event()
+
+    def publish() -> None:
+        n = 0
+        while not stop.wait(0 if n == 0 else 1.0):
+            post(url, other(n).encode())
+            if n == 1 and with_dev42:
+                post(url, DEV42.encode())
+            n += 1
+
+    thread = threading.Thread(target=publish, daemon=True)
+    yield [url, "--listen", "--on-ready", "listening for POSTs", thread.start]
+    stop.set()
+    thread.join(20)
+
+
+@contextmanager
+def socketio_publisher(with_dev42: bool, tmp_path) -> Iterator[list[Any]]:
+    from presencectl.core.events import Frame
+    from tests.replay_support import write_capture
+
+    payloads = [other(n) for n in range(30)]
+    if with_dev42:
+        payloads.insert(2, DEV42)
+    frames = [Frame(p, 1000.0 + i) for i, p in enumerate(payloads)]
+    capture = write_capture(tmp_path / "sio.capture.ndjson", frames, started=1000.0)
+    with CliProcess("replay", str(capture), "--serve", "127.0.0.1:0", "--socketio", "--speed", "1") as server:
+        port = server.wait_for(r"on sio://127\.0\.0\.1:(\d+)").group(1)
+        yield [f"sio://127.0.0.1:{port}"]
+        server.stop()
+
+
+SOURCES = ["websocket", "mqtt", "socketio", "webhook", "stdin"]
 
 
 @pytest.mark.parametrize("kind", SOURCES)
@@ -209,6 +247,12 @@ def test_tail_waits_for_one_event_with_a_deadline(kind, with_dev42, tmp_path):
             status, took, cli = run_tail_while_publishing(args, extra)
     elif kind == "mqtt":
         with mqtt_publisher(with_dev42, tmp_path) as args:
+            status, took, cli = run_tail_while_publishing(args, extra)
+    elif kind == "socketio":
+        with socketio_publisher(with_dev42, tmp_path) as args:
+            status, took, cli = run_tail_while_publishing(args, extra)
+    elif kind == "webhook":
+        with webhook_publisher(with_dev42) as args:
             status, took, cli = run_tail_while_publishing(args, extra)
     else:
         status, took, cli = run_tail_while_publishing(["-"], extra, stdin_publisher(with_dev42))
