@@ -17,56 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from presencectl.app import app
-from presencectl.commands.live import (
-    BasicAuthOpt,
-    CacertOpt,
-    CertOpt,
-    ConnectArgs,
-    ConnectTimeoutOpt,
-    DeadlineOpt,
-    ForceOpt,
-    HeaderOpt,
-    InsecureOpt,
-    KeyOpt,
-    ListenOpt,
-    LiveCommand,
-    MaxBodyOpt,
-    PingOpt,
-    ReconnectOpt,
-    SendFileOpt,
-    SendOpt,
-    SourceArg,
-    SubprotocolOpt,
-    TimeoutOpt,
-    _guard,
-)
+from presencectl.commands.live import ForceOpt, LiveCommand, SourceArg, _guard
 from presencectl.console import Environment
 from presencectl.errors import UsageError
-from presencectl.mqtt_options import (
-    AliyunDeviceOpt,
-    CleanSessionOpt,
-    ClientIdOpt,
-    DeviceSecretOpt,
-    MqttArgs,
-    MqttVersionOpt,
-    PasswordOpt,
-    PublishOpt,
-    QosOpt,
-    ShareOpt,
-    SkipRetainedOpt,
-    TopicOpt,
-    UsernameOpt,
-)
-from presencectl.options import AssumeTzOpt, ColorMode, ColorOpt, DialectOpt, UtcOpt
-from presencectl.socketio_options import (
-    AuthOpt,
-    EioOpt,
-    EmitOpt,
-    EventOpt,
-    NamespaceOpt,
-    SocketIOArgs,
-    SocketIOOpt,
-)
+from presencectl.option_groups import FILTERS, OUTPUT, SOURCE_GROUPS, ConnectArgs, Opts, takes
+from presencectl.options import ColorMode
 
 if TYPE_CHECKING:
     from presencectl.core.events import Event
@@ -155,7 +110,6 @@ def run_expect(
     items: list[tuple[str, str]],
     nevers: list[str],
     *,
-    deadline: str | None,
     dialect: str | None,
     assume_tz: str,
     color: ColorMode,
@@ -171,12 +125,13 @@ def run_expect(
     import time
     from datetime import UTC, datetime
 
-    from presencectl.commands.live import _check_applicable, _duration, build_source, source_kind
+    from presencectl.commands.live import _duration, build_source, source_kind
     from presencectl.console import Output, choose_color
     from presencectl.core.capture import make_header
     from presencectl.core.expect import Expectation, parse_never, parse_plan
     from presencectl.core.render import RenderOptions, make_renderer
     from presencectl.live import Session, Terminated, summarize
+    from presencectl.option_groups import check_applicable
     from presencectl.options import make_decoder
     from presencectl.runner import Pipeline
     from presencectl.transports.files import CaptureWriter, check_output
@@ -188,11 +143,11 @@ def run_expect(
     if record == "-" or junit == "-":
         raise UsageError("--record and --junit need a file name (not -)")
     kind = source_kind(source_text, args.listen, args.sio.socketio)
-    _check_applicable(kind, args)
+    check_applicable(kind, args)
     inputs = [source_text] if kind == "file" else []
     if junit is not None:
         check_output(junit, force=force, inputs=[*inputs, *([record] if record else [])])
-    overall = _duration(deadline, "--deadline") if deadline is not None else None
+    overall = _duration(args.deadline, "--deadline") if args.deadline is not None else None
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
     decoder = make_decoder(dialect, assume_tz)
     zone = UTC if utc else None
@@ -356,6 +311,7 @@ def _run_file(
 
 
 @app.command("expect", cls=ExpectCommand)
+@takes(*SOURCE_GROUPS, FILTERS.only("dialect", "assume_tz"), OUTPUT.only("color", "utc"))
 def expect_cmd(
     ctx: typer.Context,
     source: SourceArg,
@@ -364,49 +320,12 @@ def expect_cmd(
     within: WithinOpt = None,
     presence: PresenceStepOpt = None,
     never: NeverOpt = None,
-    deadline: DeadlineOpt = None,
     junit: JunitOpt = None,
     json_: JsonOpt = False,
     record: RecordOpt = None,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
-    header: HeaderOpt = None,
-    subprotocol: SubprotocolOpt = None,
-    send: SendOpt = None,
-    send_file: SendFileOpt = None,
-    reconnect: ReconnectOpt = True,
-    timeout: TimeoutOpt = None,
-    connect_timeout: ConnectTimeoutOpt = "10",
-    ping_interval: PingOpt = "20",
-    cacert: CacertOpt = None,
-    cert: CertOpt = None,
-    key: KeyOpt = None,
-    insecure: InsecureOpt = False,
-    listen: ListenOpt = False,
-    max_body: MaxBodyOpt = "16M",
-    basic_auth: BasicAuthOpt = None,
-    socketio: SocketIOOpt = False,
-    namespace: NamespaceOpt = None,
-    emit: EmitOpt = None,
-    event: EventOpt = None,
-    auth: AuthOpt = None,
-    eio: EioOpt = None,
-    topic: TopicOpt = None,
-    qos: QosOpt = 0,
-    mqtt_version: MqttVersionOpt = None,
-    client_id: ClientIdOpt = None,
-    username: UsernameOpt = None,
-    password: PasswordOpt = None,
-    share: ShareOpt = None,
-    publish: PublishOpt = None,
-    clean_session: CleanSessionOpt = True,
-    skip_retained: SkipRetainedOpt = False,
-    aliyun_device: AliyunDeviceOpt = None,
-    device_secret: DeviceSecretOpt = None,
-    dialect: DialectOpt = None,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
+    opts: Opts,
 ) -> None:
     """Check that events happen, in order and in time: presence checks for CI.
 
@@ -417,28 +336,21 @@ def expect_cmd(
 
     [bold]Examples[/]
 
-      presencectl expect wss://api.lab5e.com/span/collections/abc/activity -H "X-API-Token: $TOKEN" \\
-        --presence '17kl14hm46h4c2=online' --within 1m \\
-        --step 'subject=17kl14hm46h4c2 type=firmwareCurrent data.version=1.5.0' --within 5m \\
-        --never kind=error --junit report.xml --record evidence.capture.ndjson.gz
-      presencectl expect mqtt://broker -T 'devices/#' --step 'type=online subject=dev42' --deadline 60
-      presencectl expect session.capture.ndjson --step type=clientConnected --never 'type=imeiMismatch' --json
+      presencectl expect wss://api.lab5e.com/span/collections/abc/activity \\
+        -H "X-API-Token: $TOKEN" --presence 17kl14hm46h4c2=online --within 1m \\
+        --step 'subject=17kl* type=firmwareCurrent data.version=1.5.0' \\
+        --within 5m --never kind=error --junit report.xml
+      presencectl expect mqtt://broker -T 'devices/#' --deadline 60 \\
+        --step 'type=online subject=dev42'
+      presencectl expect session.capture.ndjson --step type=clientConnected \\
+        --never type=imeiMismatch --json
     """
     env = Environment()
-    args = ConnectArgs(
-        header or [], subprotocol or [], send or [], send_file or [], reconnect, timeout,
-        connect_timeout, ping_interval, cacert, cert, key, insecure, listen, max_body, basic_auth,
-        SocketIOArgs.from_options(socketio, namespace, emit, event, auth, eio),
-        MqttArgs(
-            topic or [], qos, mqtt_version, client_id, username, password, share,
-            [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
-        ),
-    )
     items = plan_items(ctx.meta.get("expect.order", []), {"step": step, "presence": presence, "within": within})
     _guard(
         env,
         lambda: run_expect(
-            env, source, args, items, never or [], deadline=deadline, dialect=dialect, assume_tz=assume_tz,
-            color=color, utc=utc, quiet=quiet, as_json=json_, junit=junit, record=record, force=force,
+            env, source, opts.connect_args(), items, never or [], dialect=opts.dialect, assume_tz=opts.assume_tz,
+            color=opts.color, utc=opts.utc, quiet=quiet, as_json=json_, junit=junit, record=record, force=force,
         ),
     )
