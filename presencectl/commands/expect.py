@@ -127,14 +127,14 @@ def run_expect(
 
     from presencectl.commands.live import _duration, build_source, source_kind
     from presencectl.console import Output, choose_color
-    from presencectl.core.capture import make_header
-    from presencectl.core.expect import Expectation, parse_never, parse_plan
+    from presencectl.core.capture import make_header, redact_url
+    from presencectl.core.expect import Expectation, junit_xml, parse_never, parse_plan
     from presencectl.core.render import RenderOptions, make_renderer
     from presencectl.live import Session, Terminated, summarize
     from presencectl.option_groups import check_applicable
     from presencectl.options import make_decoder
     from presencectl.runner import Pipeline
-    from presencectl.transports.files import CaptureWriter, check_output
+    from presencectl.transports.files import CaptureWriter, OutputFile, check_output
 
     steps = parse_plan(items)
     never_checks = [parse_never(text) for text in nevers]
@@ -152,7 +152,9 @@ def run_expect(
     decoder = make_decoder(dialect, assume_tz)
     zone = UTC if utc else None
     paint = not as_json and choose_color(color.value, env.stdout_isatty, env.environ)
-    out = None if as_json else Output(env.stdout, live=True)
+    # As tail: a file (stdin above all) flushes every event, a live session
+    # whenever the network has nothing more buffered; step lines flush at once.
+    out = None if as_json else Output(env.stdout, live=kind == "file")
     render = None
     if out is not None and not quiet:
         render = make_renderer(
@@ -247,13 +249,8 @@ def run_expect(
                     env.note(summary)
     verdict = expectation.verdict()
     if junit is not None:
-        from presencectl.core.capture import redact_url
-        from presencectl.core.expect import junit_xml
-
         suite = f"presencectl expect {redact_url(source_text) if source is not None else source_text}"
         stamp = datetime.fromtimestamp(started_wall, UTC).isoformat(timespec="seconds")
-        from presencectl.transports.files import OutputFile
-
         with OutputFile(junit, force=force, inputs=inputs) as report:
             report.file.write(junit_xml(verdict, suite, stamp))
     if as_json:
