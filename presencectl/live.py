@@ -14,9 +14,10 @@ rather than protocol:
 - ``--deadline``: stop after that long in all (:attr:`Session.deadline_at`,
   which ``expect`` moves as its steps pass); exit 3 unless the session got
   what it waited for (:func:`~presencectl.deadline.deadline_ending`);
-- a Navixy ``logout`` event, or a server that says it finished (a WebSocket
-  1000 close whose reason says so, like ``replay --serve``'s "replay
-  finished"), ends the session instead of reconnecting;
+- an event its dialect declares session-ending (Navixy ``logout``), or a
+  server that says it finished (a WebSocket 1000 close whose reason says so,
+  like ``replay --serve``'s "replay finished"), ends the session instead of
+  reconnecting;
 - the live counter on a terminal's stderr (``record``) and the summary line;
 - telling the source when a frame is safely recorded (the webhook answers then);
 - flushing rendered output whenever the source has nothing more buffered, so
@@ -36,13 +37,14 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from presencectl.console import Environment
+from presencectl.core.dialects import ends_session
 from presencectl.core.events import Event, Marker
 from presencectl.deadline import deadline_ending
 from presencectl.runner import LimitReached, Pipeline
 from presencectl.status import ExitStatus
 from presencectl.transports.base import CannotConnect, ConnectionLost, Source
 
-__all__ = ["Backoff", "Session", "Ending", "Terminated", "is_logout"]
+__all__ = ["Backoff", "Session", "Ending", "Terminated"]
 
 #: A connection that stayed up this long resets the backoff to its first step.
 STABLE_AFTER = 30.0
@@ -85,11 +87,6 @@ class Ending:
     reason: str  # "timeout", "limit", "logout", "closed", "finished", "deadline"
     message: str
     status: ExitStatus = ExitStatus.OK
-
-
-def is_logout(event: Event) -> bool:
-    """A Navixy ``logout`` event: the server ended the session for good."""
-    return event.type == "logout" and event.dialect == "navixy"
 
 
 def problem_with(events: list[Event]) -> str | None:
@@ -240,8 +237,9 @@ class Session:
                 if not event.keepalive:
                     if idle is not None:
                         self._last_message = clock()
-                    if event.type == "logout" and is_logout(event):
-                        return Ending("logout", "the server ended the session (Navixy logout)")
+                    ender = ends_session(event)  # declared by the dialect (Navixy logout)
+                    if ender is not None:
+                        return Ending("logout", f"the server ended the session ({ender.vendor} {event.type})")
             if self.deadline_at is not None and clock() >= self.deadline_at:
                 return self._deadline_ending()
             if tick is not None:

@@ -339,3 +339,13 @@ def test_tail_deadline_on_a_stdin_that_never_ends_and_on_a_file():
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
     result = run_cli("tail", str(fixture("span-activity.capture.ndjson")), "--deadline", "soon")
     assert result.returncode == 2 and b"bad --deadline 'soon'" in result.stderr
+
+
+def test_every_command_with_deadline_honours_it_on_a_stdin_that_never_ends(tmp_path):
+    # tail, record and timeline take --deadline from the shared connection group;
+    # expect is tested in test_expect_cli.
+    for args in (["tail", "-"], ["record", "-", "-o", str(tmp_path / "s.capture.ndjson")], ["timeline", "-"]):
+        with Cli(*args, "--deadline", "1", stdin=subprocess.PIPE, env=no_proxy_env()) as cli:
+            status = cli.finish()
+        assert status == 3, (args, cli.stderr)
+        assert "deadline of 1 s passed with nothing shown" in cli.stderr and "Traceback" not in cli.stderr

@@ -204,9 +204,12 @@ def run_live(
     quiet: bool,
     live_table: bool = False,
     force: bool = False,
+    view: Callable[..., Any] | None = None,
 ) -> int:
     """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``).
 
+    ``view`` makes the live view something else than the presence table
+    (``timeline SOURCE``): called like :class:`~presencectl.live_table.LiveTable`.
     Returns the exit status: 0, or 3 when ``--deadline`` passed first.
     """
     import signal
@@ -272,7 +275,7 @@ def run_live(
         from presencectl.live_table import LiveTable
 
         assert output is not None
-        table = LiveTable(
+        table = (view or LiveTable)(
             env,
             color=choose_color(output.color.value, env.stdout_isatty, env.environ),
             utc=output.utc,
