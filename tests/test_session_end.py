@@ -121,6 +121,7 @@ def test_websocket_close_reasons_that_say_finished():
 
     assert says_finished(1000, "replay finished") and says_finished(1000, "Stream complete")
     assert not says_finished(1000, "") and not says_finished(1000, "bye") and not says_finished(1001, "finished")
+    assert not says_finished(1000, "end of session") and not says_finished(1000, "session ended")  # reconnect: a token expired
 
 
 # -- end to end: tail … -s dev42 -n 1 --deadline 2, another device publishing every second

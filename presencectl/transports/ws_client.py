@@ -253,8 +253,10 @@ def describe_close(code: int, reason: str) -> str:
     return f"closed by the server ({text})"
 
 
-#: Words in a 1000 close's reason that say the stream is over for good.
-_FINISHED = re.compile(r"\b(finished|done|complete[d]?|ended|end of (stream|replay|session)|eof)\b", re.IGNORECASE)
+#: Words in a 1000 close's reason that say the stream is over for good. Kept
+#: narrow: "session ended" or "end of session" (a token that expired, a vendor
+#: cycling connections) is a reason to reconnect, not to stop.
+_FINISHED = re.compile(r"\b(finished|done|completed?|end of (stream|replay|capture)|eof)\b", re.IGNORECASE)
 
 
 def says_finished(code: int, reason: str) -> bool:
@@ -266,6 +268,8 @@ def says_finished(code: int, reason: str) -> bool:
 
     >>> says_finished(1000, "replay finished"), says_finished(1000, ""), says_finished(1001, "done")
     (True, False, False)
+    >>> says_finished(1000, "end of session")
+    False
     """
     return code == 1000 and _FINISHED.search(reason) is not None
 
