@@ -24,9 +24,10 @@ from presencectl.core.capture import (
 )
 from presencectl.core.decode import loads
 from presencectl.core.events import Frame, Marker
+from presencectl.core.framing import ndjson_payloads
 from presencectl.errors import InputNotFound, PresenceError, UsageError
 
-__all__ = ["open_input", "iter_lines", "CaptureReader", "CaptureWriter", "OutputFile", "check_output"]
+__all__ = ["open_input", "iter_lines", "payload_frames", "CaptureReader", "CaptureWriter", "OutputFile", "check_output"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
@@ -64,6 +65,16 @@ def iter_lines(stream: BinaryIO, warn: Callable[[str], None], name: str) -> Iter
         warn(f"{name}: compressed data ends early or is corrupt ({exc}); read what was there")
     except OSError as exc:
         raise PresenceError(f"{name}: read error: {exc.strerror or exc}") from None
+
+
+def payload_frames(payloads: Iterable[bytes]) -> Iterator[Frame]:
+    """Plain NDJSON payloads (see ``core.framing.ndjson_payloads``) as Frames
+    with no receive time: text when it is UTF-8, else bytes; kept verbatim."""
+    for payload in payloads:
+        try:
+            yield Frame(payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield Frame(payload)
 
 
 class CaptureReader:
@@ -133,8 +144,7 @@ class CaptureReader:
     def records_from(self, lines: Iterable[bytes]) -> Iterator[Frame | Marker]:
         """Frames and markers from these raw lines (a pre-filtered or partial stream)."""
         if not self.is_capture:
-            for line in lines:
-                yield Frame(line.rstrip(b"\r\n"))
+            yield from payload_frames(ndjson_payloads(lines))
             return
         pending: bytes | None = None
         for line in lines:

@@ -507,6 +507,7 @@ class MqttSource:
 
     transport = "mqtt"
     markers = True
+    confirms = True  # done() acknowledges QoS 1/2: the message must be on disk first
 
     def __init__(self, options: MqttOptions) -> None:
         self.options = options
