@@ -139,3 +139,17 @@ def test_missing_file_and_directory():
         CaptureReader("/nonexistent/x.ndjson", pytest.fail)
     with pytest.raises(InputNotFound, match="is a directory"):
         CaptureReader("/", pytest.fail)
+
+
+@pytest.mark.parametrize("data", ['{"a":1}', b"\xff\x00"])
+@pytest.mark.parametrize("retained", [False, True])
+def test_mqtt_redeliveries_keep_their_dup_flag(tmp_path, data, retained):
+    from presencectl.core.events import frame_type
+
+    frame = frame_type(retained, True)(data, 1.0, "t/1")
+    line = encode_frame(frame)
+    assert b'"dup":true' in line and (b'"retained":true' in line) == retained
+    back = decode_record(line)
+    assert back == frame and back.dup and back.retained == retained
+    plain = decode_record(encode_frame(Frame(data, 1.0, "t/1")))
+    assert not plain.dup and b'"dup"' not in encode_frame(plain)
