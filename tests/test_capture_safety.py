@@ -231,3 +231,10 @@ def test_a_signal_under_load_ends_with_a_whole_capture(tmp_path, signum, suffix)
     # every frame received was recorded and rendered: summary = capture = lines shown
     assert summary_frames(cli.stderr) == len(frames) == cli.stdout.count(b"\n")
     assert frames == [SPAN_LINES[i % len(SPAN_LINES)] for i in range(len(frames))]
+
+
+def test_a_full_disk_is_one_line_and_exit_1():
+    result = run_cli("record", str(PLAIN), "-o", "/dev/full")
+    assert_no_traceback(result)
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().splitlines() == ["presencectl: error: /dev/full: write error: No space left on device"]

@@ -400,7 +400,10 @@ class CaptureWriter:
         self._write(encode_header(header))
 
     def _write(self, data: bytes) -> None:
-        self._sink.write(data)
+        try:
+            self._sink.write(data)
+        except OSError as exc:
+            raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
         self._dirty = True
         if not self.flush_every or self._clock() - self._flushed_at >= self.flush_every:
             self.flush()
@@ -409,9 +412,12 @@ class CaptureWriter:
         """Put everything written so far on disk (readable if we die now)."""
         if self._dirty:
             self._dirty = False
-            if self._gz is not None:
-                self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
-            self._file.flush()
+            try:
+                if self._gz is not None:
+                    self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
+                self._file.flush()
+            except OSError as exc:
+                raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
         self._flushed_at = self._clock()
 
     def frame(self, frame: Frame) -> None:
@@ -440,10 +446,13 @@ class CaptureWriter:
         """
         keep = self.frames > 0 or (keep_empty and not self.output.replaces)
         try:
-            if self._gz is not None:
-                gz, self._gz = self._gz, None
-                gz.close()  # writes the trailer; the underlying file stays open
-            if not self._file.closed:
-                self._file.flush()
-        finally:
-            self.output.close(keep=keep)
+            try:
+                if self._gz is not None:
+                    gz, self._gz = self._gz, None
+                    gz.close()  # writes the trailer; the underlying file stays open
+                if not self._file.closed:
+                    self._file.flush()
+            finally:
+                self.output.close(keep=keep)
+        except OSError as exc:
+            raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
