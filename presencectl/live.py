@@ -179,18 +179,18 @@ class Session:
         gate = pipeline.gate
         clock = self.clock
         idle = self.idle_timeout
-        tick = 0.25 if self.counter is not None else None
+        drawing = self.counter is not None
+        tick = 0.25 if drawing else None
         if gate is not None:
             # Signals are only noted while we wait for the network; we look
             # at them between short waits, so a frame the source already
             # holds is never dropped by a Ctrl-C raised inside receive().
             tick = POLL if tick is None else min(tick, POLL)
+            gate.poll(True)
         while True:
-            if gate is not None:
-                if gate.pending is not None:
-                    self._drain()
-                    gate.poll(False)  # raises KeyboardInterrupt / Terminated
-                gate.poll(True)
+            if gate is not None and gate.pending is not None:
+                self._drain()
+                gate.poll(False)  # raises KeyboardInterrupt / Terminated
             wait = None
             if idle is not None:
                 wait = max(0.0, self._last_message + idle - clock())
@@ -204,6 +204,8 @@ class Session:
                 ending = self._lost(lost)
                 if ending is not None:
                     return ending
+                if gate is not None:
+                    gate.poll(True)
                 continue
             if frame is None:
                 now = clock()
@@ -220,7 +222,7 @@ class Session:
                         self._last_message = clock()
                     if event.type == "logout" and is_logout(event):
                         return Ending("logout", "the server ended the session (Navixy logout)")
-            if tick is not None:
+            if drawing:
                 self._draw(clock())
 
     def _judged(self, frame: Frame, events: list[Event]) -> None:

@@ -107,16 +107,17 @@ class Pipeline:
         """
         gate = self.gate
         if gate is not None:
-            gate.enter()
+            gate.depth += 1  # gate.enter(), inlined: this runs once per frame
         try:
-            if self.recorder is not None:
-                self.recorder.frame(frame)
+            recorder = self.recorder
+            if recorder is not None:
+                recorder.frame(frame)
             self.counts.frames += 1
             if events is None:
                 events = self.decoder.decode_frame(frame)
             if judged is not None:
-                if self.recorder is not None:
-                    self.recorder.flush()
+                if recorder is not None:
+                    recorder.flush()
                 judged(frame, events)
             return self._show(events)
         finally:
