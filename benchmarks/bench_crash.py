@@ -84,6 +84,9 @@ def recorder(url: str, capture: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=ROOT,
+        # Started from a script in the background, we may have SIGINT ignored;
+        # the recorder must not inherit that (it would ignore our Ctrl-C).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -50,6 +50,8 @@ class SignalGate:
     def __enter__(self) -> SignalGate:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) is signal.SIG_IGN:
+                    continue  # ignored by whoever started us (``cmd &`` in a script, nohup): keep it so
                 self._previous[signum] = signal.signal(signum, self._handler)
         return self
 

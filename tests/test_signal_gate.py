@@ -38,6 +38,17 @@ def test_in_polling_mode_the_caller_decides():
             gate.poll(False)
 
 
+def test_an_ignored_signal_stays_ignored():
+    # A background job of a script starts with SIGINT ignored: Ctrl-C is not for it.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with SignalGate():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_the_previous_handlers_come_back():
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     with SignalGate():
