@@ -238,3 +238,8 @@ def test_a_full_disk_is_one_line_and_exit_1():
     assert_no_traceback(result)
     assert result.returncode == 1
     assert result.stderr.decode().strip().splitlines() == ["presencectl: error: /dev/full: write error: No space left on device"]
+
+
+def test_force_without_a_capture_is_a_usage_error():
+    result = run_cli("tail", str(PLAIN), "--force")
+    assert result.returncode == 2 and b"--force" in result.stderr and b"--record" in result.stderr

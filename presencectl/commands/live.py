@@ -412,6 +412,8 @@ def run_live(
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
     if record == "-":
         raise UsageError("the capture needs a file name (not -)")
+    if force and record is None:
+        raise UsageError("--force replaces an existing capture: it needs --record FILE")
     filt = filters.build(env, output.utc if output is not None else False)
     decoder = make_decoder(dialect, assume_tz)
     render = out = None
@@ -497,7 +499,7 @@ def run_live(
             capture = record if recorder is not None and recorder.kept else None
             kept_old = "" if capture or record is None else f"; no frame recorded, {record} left as it was"
             if never_connected:
-                pass
+                pass  # the error is the one line to say
             elif session is not None:
                 session.capture = capture
                 env.note(session.summary() + kept_old)
