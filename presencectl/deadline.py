@@ -12,8 +12,12 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from presencectl.status import ExitStatus
+
+if TYPE_CHECKING:
+    from presencectl.signals import SignalGate
 
 __all__ = ["DeadlinePassed", "alarm", "deadline_ending"]
 
@@ -42,18 +46,27 @@ def deadline_ending(seconds: float | None, limit: int | None, shown: int) -> tup
     return text, ExitStatus.OK
 
 
+#: How soon to look again when the deadline rang inside a critical section.
+_RETRY = 0.01
+
+
 @contextlib.contextmanager
-def alarm(seconds: float | None) -> Iterator[None]:
+def alarm(seconds: float | None, gate: SignalGate | None = None) -> Iterator[None]:
     """Raise :class:`DeadlinePassed` in the main thread after ``seconds`` (None: never).
 
     Uses ``SIGALRM``, so a blocked ``read()`` is interrupted (PEP 475 retries
-    a read only when the handler returns). Main thread only.
+    a read only when the handler returns). Inside one of ``gate``'s critical
+    sections (a frame being recorded and shown) it waits a moment and rings
+    again, so no frame is cut in half. Main thread only.
     """
     if seconds is None or not hasattr(signal, "setitimer"):
         yield
         return
 
     def ring(signum: int, frame: object) -> None:
+        if gate is not None and gate.depth > 0:
+            signal.setitimer(signal.ITIMER_REAL, _RETRY)
+            return
         raise DeadlinePassed
 
     previous = signal.signal(signal.SIGALRM, ring)

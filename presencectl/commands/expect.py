@@ -121,7 +121,6 @@ def run_expect(
     force: bool = False,
 ) -> int:
     """The body of ``expect``; returns the exit status (0 passed, 3 not)."""
-    import signal
     import time
     from datetime import UTC, datetime
 
@@ -130,10 +129,11 @@ def run_expect(
     from presencectl.core.capture import make_header, redact_url
     from presencectl.core.expect import Expectation, junit_xml, parse_never, parse_plan
     from presencectl.core.render import RenderOptions, make_renderer
-    from presencectl.live import Session, Terminated, summarize
+    from presencectl.live import Session, summarize
     from presencectl.option_groups import check_applicable
     from presencectl.options import make_decoder
     from presencectl.runner import Pipeline
+    from presencectl.signals import SignalGate
     from presencectl.transports.files import CaptureWriter, OutputFile, check_output
 
     steps = parse_plan(items)
@@ -199,25 +199,31 @@ def run_expect(
         if session is not None:
             session.deadline_at = expectation.due()
 
+    # Signals wait while a frame is recorded and shown (presencectl.signals), as in tail.
+    gate = SignalGate().__enter__()
+    gate.enter()
     recorder = None
-    if record is not None:
-        header = make_header(
-            source.endpoint if source is not None else source_text,
-            source.transport if source is not None else "file",
-            started_wall,
-            topics=getattr(source, "topics", None),
-            headers=args.headers or None,
-        )
-        recorder = CaptureWriter(record, header, force=force, inputs=inputs)
-    pipeline = Pipeline(decoder, None, render, out, None, recorder, on_event)
-
-    def on_term(signum: int, frame: object) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_term)
+    pipeline: Pipeline | None = None
+    try:
+        if record is not None:
+            header = make_header(
+                source.endpoint if source is not None else source_text,
+                source.transport if source is not None else "file",
+                started_wall,
+                topics=getattr(source, "topics", None),
+                headers=args.headers or None,
+            )
+            recorder = CaptureWriter(record, header, force=force, inputs=inputs)
+        pipeline = Pipeline(decoder, None, render, out, None, recorder, on_event, gate=gate)
+    finally:
+        if pipeline is None:
+            if recorder is not None:
+                recorder.close(keep_empty=False)
+            gate.__exit__()
     summary: str | None = None
     finished = False
     try:
+        gate.leave()  # raises a signal that came during the set-up
         if source is None:
             _run_file(env, source_text, pipeline, expectation, overall, say, Decided)
         else:
@@ -237,16 +243,20 @@ def run_expect(
                     say(expectation.end(clock(), "the stream ended"))
         finished = True
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        # Never connected: the error says so; no empty capture, any older file untouched.
-        never_connected = session is not None and session.state == "connecting"
+        gate.poll(True)
+        gate.enter()
         try:
+            # Never connected: the error says so; no empty capture, any older file untouched.
+            never_connected = session is not None and session.state == "connecting"
             pipeline.close(keep_empty=not never_connected)
-        finally:
             if not never_connected:
                 summary = session.summary() if session is not None else summarize(pipeline, None, 0, record)
                 if not finished:  # interrupted: say it now, there is no verdict
                     env.note(summary)
+        finally:
+            gate.depth = 0
+            gate.__exit__()
+            gate.raise_pending()  # a signal during the clean-up: its exit status
     verdict = expectation.verdict()
     if junit is not None:
         suite = f"presencectl expect {redact_url(source_text) if source is not None else source_text}"
@@ -291,7 +301,7 @@ def _run_file(
         regular = True  # CaptureReader says what is wrong with it
     reader = None
     try:
-        with alarm(None if regular else overall):
+        with alarm(None if regular else overall, pipeline.gate):
             reader = CaptureReader(path, env.warn)  # reads the first line: may wait on a pipe
             header = reader.header
             if header is not None and header.started is not None and expectation.start is None:
