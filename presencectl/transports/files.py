@@ -24,12 +24,12 @@ from presencectl.core.capture import (
 )
 from presencectl.core.decode import loads
 from presencectl.core.events import Frame, Marker
-from presencectl.core.framing import OverlongLine
+from presencectl.core.framing import OverlongLine, ndjson_payloads
 from presencectl.errors import CaptureFormatError, InputNotFound, PresenceError, UsageError
 
 __all__ = [
-    "open_input", "iter_lines", "bounded_lines", "CaptureReader", "CaptureWriter", "OutputFile", "check_output",
-    "DEFAULT_MAX_LINE",
+    "open_input", "iter_lines", "bounded_lines", "payload_frames", "CaptureReader", "CaptureWriter", "OutputFile",
+    "check_output", "DEFAULT_MAX_LINE",
 ]
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -118,6 +118,19 @@ def _gzip_trouble(exc: Exception, read: bool, warn: Callable[[str], None], name:
     warn(f"{name}: compressed data ends early or is corrupt ({exc}); read what was there")
 
 
+def payload_frames(payloads: Iterable[bytes]) -> Iterator[Frame]:
+    """Plain NDJSON payloads (see ``core.framing.ndjson_payloads``) as Frames
+    with no receive time: text when it is UTF-8, else bytes; kept verbatim."""
+    for payload in payloads:
+        if type(payload) is OverlongLine:
+            yield Frame(payload)  # decoded as "over the --max-line limit"
+            continue
+        try:
+            yield Frame(payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield Frame(payload)
+
+
 class CaptureReader:
     """Reads a capture file or a plain NDJSON file as Frames and Markers.
 
@@ -189,8 +202,7 @@ class CaptureReader:
     def records_from(self, lines: Iterable[bytes]) -> Iterator[Frame | Marker]:
         """Frames and markers from these raw lines (a pre-filtered or partial stream)."""
         if not self.is_capture:
-            for line in lines:
-                yield Frame(line.rstrip(b"\r\n"))  # an OverlongLine stays one (its rstrip)
+            yield from payload_frames(ndjson_payloads(lines))
             return
         pending: bytes | None = None
         for line in lines:
@@ -465,7 +477,10 @@ class CaptureWriter:
         self._write(encode_header(header))
 
     def _write(self, data: bytes) -> None:
-        self._sink.write(data)
+        try:
+            self._sink.write(data)
+        except OSError as exc:
+            raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
         self._dirty = True
         if not self.flush_every or self._clock() - self._flushed_at >= self.flush_every:
             self.flush()
@@ -474,9 +489,12 @@ class CaptureWriter:
         """Put everything written so far on disk (readable if we die now)."""
         if self._dirty:
             self._dirty = False
-            if self._gz is not None:
-                self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
-            self._file.flush()
+            try:
+                if self._gz is not None:
+                    self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
+                self._file.flush()
+            except OSError as exc:
+                raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
         self._flushed_at = self._clock()
 
     def frame(self, frame: Frame) -> None:
@@ -505,10 +523,13 @@ class CaptureWriter:
         """
         keep = self.frames > 0 or (keep_empty and not self.output.replaces)
         try:
-            if self._gz is not None:
-                gz, self._gz = self._gz, None
-                gz.close()  # writes the trailer; the underlying file stays open
-            if not self._file.closed:
-                self._file.flush()
-        finally:
-            self.output.close(keep=keep)
+            try:
+                if self._gz is not None:
+                    gz, self._gz = self._gz, None
+                    gz.close()  # writes the trailer; the underlying file stays open
+                if not self._file.closed:
+                    self._file.flush()
+            finally:
+                self.output.close(keep=keep)
+        except OSError as exc:
+            raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
