@@ -8,15 +8,22 @@ import sys
 
 
 def main() -> None:
-    """Run the command line."""
+    """Run the command line; a closed stdout ends it with 0 (:mod:`presencectl.pipes`)."""
+    from presencectl import pipes
+
+    probe = pipes.stdout_probe()
     if sys.argv[1:] in (["--version"], ["-V"]):
         from presencectl import __version__
 
-        sys.stdout.write(f"presencectl {__version__}\n")
-        return
+        try:
+            sys.stdout.write(f"presencectl {__version__}\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            pass
+        pipes.finish(0, probe)
     from presencectl.cli import run
 
-    run()
+    run(probe)
 
 
 if __name__ == "__main__":

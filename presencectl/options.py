@@ -78,35 +78,35 @@ class TimeSource(StrEnum):
 
 TypeOpt = Annotated[
     list[str] | None,
-    typer.Option("-t", "--type", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS, autocompletion=complete_types),
+    typer.Option("-t", "--type", metavar="GLOB", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS, autocompletion=complete_types),
 ]
 SubjectOpt = Annotated[
     list[str] | None,
-    typer.Option("-s", "--subject", help="Subject glob (repeatable); [bold]!S[/] excludes.", rich_help_panel=FILTERS),
+    typer.Option("-s", "--subject", metavar="GLOB", help="Subject glob (repeatable); [bold]!S[/] excludes.", rich_help_panel=FILTERS),
 ]
 DialectOpt = Annotated[
     str | None,
-    typer.Option("--dialect", help="Force this dialect instead of detecting one.", rich_help_panel=FILTERS, autocompletion=complete_dialects),
+    typer.Option("--dialect", metavar="NAME", help="Force this dialect instead of detecting one.", rich_help_panel=FILTERS, autocompletion=complete_dialects),
 ]
 KindOpt = Annotated[
     list[str] | None,
-    typer.Option("--kind", help="Keep these kinds (connect, disconnect, state, message, firmware, error, lifecycle, other, unparsed).", rich_help_panel=FILTERS, autocompletion=complete_kinds),
+    typer.Option("--kind", metavar="KIND", help="Keep these kinds (connect, disconnect, state, message, firmware, error, lifecycle, other, unparsed).", rich_help_panel=FILTERS, autocompletion=complete_kinds),
 ]
 WhereOpt = Annotated[
     list[str] | None,
-    typer.Option("-w", "--where", help="path=value, path!=value, path~regex, path>n, path<n, path? (repeatable, all must hold).", rich_help_panel=FILTERS),
+    typer.Option("-w", "--where", metavar="EXPR", help="path=value, path!=value, path~regex, path>n, path<n, path? (repeatable, all must hold).", rich_help_panel=FILTERS),
 ]
 GrepOpt = Annotated[
-    str | None, typer.Option("--grep", help="Regex searched in the raw payload text.", rich_help_panel=FILTERS)
+    str | None, typer.Option("--grep", metavar="REGEX", help="Regex searched in the raw payload text.", rich_help_panel=FILTERS)
 ]
 SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Only events at or after this time, or this long ago (10m, 2h).", rich_help_panel=FILTERS)
+    str | None, typer.Option("--since", metavar="TIME", help="Only events at or after this time, or this long ago (10m, 2h).", rich_help_panel=FILTERS)
 ]
 UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Only events at or before this time, or this long ago.", rich_help_panel=FILTERS)
+    str | None, typer.Option("--until", metavar="TIME", help="Only events at or before this time, or this long ago.", rich_help_panel=FILTERS)
 ]
 LimitOpt = Annotated[
-    int | None, typer.Option("-n", "--limit", min=1, help="Stop after N matching events.", rich_help_panel=FILTERS)
+    int | None, typer.Option("-n", "--limit", min=1, metavar="N", help="Stop after N matching events.", rich_help_panel=FILTERS)
 ]
 KeepaliveOpt = Annotated[
     bool, typer.Option("--keepalive", help="Show Span keep-alive frames too.", rich_help_panel=FILTERS)
@@ -132,7 +132,7 @@ LiveOpt = Annotated[
     typer.Option("--live", help="A presence table (subject, state, last event, last seen, flaps) redrawn in place instead of event lines, then a summary; needs a terminal.", rich_help_panel=OUTPUT),
 ]
 AssumeTzOpt = Annotated[
-    str, typer.Option("--assume-tz", help="Zone for timestamps that carry none (Span time, Navixy user_time): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
+    str, typer.Option("--assume-tz", metavar="ZONE", help="Zone for timestamps that carry none (Span time, Navixy user_time): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
 ]
 
 

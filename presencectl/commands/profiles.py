@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from presencectl.app import app, guarded
+from presencectl.app import App, app, guarded
 from presencectl.console import Environment
 
-profiles_app = typer.Typer(
+profiles_app = App(
     name="profiles",
     invoke_without_command=True,
     no_args_is_help=False,
