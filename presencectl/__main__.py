@@ -1,9 +1,11 @@
 """Entry point: ``presencectl`` and ``python -m presencectl``.
 
 ``--version`` is answered here, before Typer (and with it pydantic and rich)
-is imported, so that scripts probing the version pay ~30 ms, not ~250 ms.
+is imported, so that scripts probing the version pay ~30 ms, not ~250 ms;
+TAB completion likewise (:mod:`presencectl.completion`).
 """
 
+import os
 import sys
 
 
@@ -12,6 +14,15 @@ def main() -> None:
     from presencectl import pipes
 
     probe = pipes.stdout_probe()
+    instruction = os.environ.get("_PRESENCECTL_COMPLETE")
+    if instruction:  # a TAB press: answered without loading Typer when the spec allows
+        from presencectl.completion import answer
+
+        found = answer(instruction, os.environ)
+        if found is not None:
+            text, code = found
+            sys.stdout.write(text)
+            pipes.finish(code, probe)
     if sys.argv[1:] in (["--version"], ["-V"]):
         from presencectl import __version__
 

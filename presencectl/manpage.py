@@ -90,14 +90,13 @@ def _command(cmd: Any, ctx: Any, path: str) -> list[str]:
 
 
 def _walk(group: Any, ctx: Any) -> list[tuple[Any, Any, str]]:
-    import typer
 
     found = []
     for name in group.list_commands(ctx):
         sub = group.get_command(ctx, name)
         if sub is None or sub.hidden:
             continue
-        sub_ctx = typer.Context(sub, info_name=name, parent=ctx)
+        sub_ctx = sub.make_context(name, [], parent=ctx, resilient_parsing=True)
         found.append((sub, sub_ctx, sub_ctx.command_path))
         if hasattr(sub, "list_commands"):
             found += _walk(sub, sub_ctx)
@@ -111,7 +110,7 @@ def render(app: Any) -> str:
     from presencectl import __version__
 
     group = typer.main.get_command(app)
-    ctx = typer.Context(group, info_name="presencectl")
+    ctx = group.make_context("presencectl", [], resilient_parsing=True)
     summary = plain(group.help or "").strip().split("\n")[0].rstrip(".")
     out = [
         f'.TH PRESENCECTL 1 "" "presencectl {esc(__version__)}" "User Commands"',

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from typer._completion_classes import completion_init
 
+from presencectl.completers import complete_dialects, complete_kinds, complete_types
 from presencectl.console import Environment, choose_color
 from presencectl.errors import UsageError
 
@@ -29,32 +30,6 @@ OUTPUT = "Output"
 # register them here, where the completion callbacks below live (typer.main
 # imported the module already: this costs nothing).
 completion_init()
-
-
-def complete_types(incomplete: str) -> list[tuple[str, str]]:
-    """``-t/--type``: every dialect's documented types (``!T`` too), with their meaning."""
-    from presencectl.core import dialects
-
-    prefix = "!" if incomplete.startswith("!") else ""
-    seen: dict[str, str] = {}
-    for dialect in dialects.registry():
-        for name, info in dialect.types.items():
-            seen.setdefault(name, f"{dialect.name} {info.kind}: {info.description}".rstrip(": "))
-    return [(prefix + name, meaning) for name, meaning in sorted(seen.items())]
-
-
-def complete_dialects() -> list[tuple[str, str]]:
-    """``--dialect``: the registered dialect names, with their titles."""
-    from presencectl.core import dialects
-
-    return [(d.name, d.title) for d in dialects.registry()]
-
-
-def complete_kinds() -> list[str]:
-    """``--kind``: the event kinds, and ``unparsed``."""
-    from presencectl.core.events import Kind
-
-    return [str(kind) for kind in Kind] + ["unparsed"]
 
 
 class Format(StrEnum):

@@ -35,17 +35,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts (secrets
 
 
 def _complete_name(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    import os
-
-    from presencectl.profiles import ProfileError, config_path, load, mask_url
+    from presencectl.completers import profile_names
 
     parent = ctx.parent.params if ctx.parent is not None else {}
-    config = ctx.params.get("config") or parent.get("config")
-    try:
-        profiles = load(config_path(config, os.environ))
-    except ProfileError:
-        return []
-    return [(name, mask_url(p.url)) for name, p in profiles.items()]
+    return profile_names(ctx.params.get("config") or parent.get("config"))
 
 
 @profiles_app.callback()
