@@ -45,6 +45,10 @@ SourceArg = Annotated[
         show_default=False,
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Replace an existing capture file (only once the new session has recorded its first frame).", rich_help_panel=RECORDING),
+]
 
 
 def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
@@ -199,10 +203,14 @@ def run_live(
     record: str | None,
     quiet: bool,
     live_table: bool = False,
+    force: bool = False,
+    view: Callable[..., Any] | None = None,
 ) -> None:
-    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``)."""
-    import contextlib
-    import os
+    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``).
+
+    ``view`` makes the live view something else than the presence table
+    (``timeline SOURCE``): called like :class:`~presencectl.live_table.LiveTable`.
+    """
     import signal
     import time
 
@@ -250,7 +258,7 @@ def run_live(
             topics=getattr(source, "topics", None),
             headers=args.headers or None,
         )
-        recorder = CaptureWriter(record, header)
+        recorder = CaptureWriter(record, header, force=force, inputs=[source_text] if source is None else ())
     pipeline = Pipeline(decoder, filt, render, out, limit, recorder)
 
     def on_term(signum: int, frame: object) -> None:
@@ -264,7 +272,7 @@ def run_live(
         from presencectl.live_table import LiveTable
 
         assert output is not None
-        table = LiveTable(
+        table = (view or LiveTable)(
             env,
             color=choose_color(output.color.value, env.stdout_isatty, env.environ),
             utc=output.utc,
@@ -293,14 +301,14 @@ def run_live(
         signal.signal(signal.SIGTERM, previous)
         if table is not None:
             table.__exit__(None, None, None)
+        # Never connected: say one line (the error), leave no empty capture
+        # and any older file untouched.
+        never_connected = session is not None and session.state == "connecting"
         try:
-            pipeline.close()
+            pipeline.close(keep_empty=not never_connected)
         finally:
-            if session is not None and session.state == "connecting":
-                # Never connected: say one line (the error), leave no empty capture.
-                if record is not None and pipeline.counts.frames == 0:
-                    with contextlib.suppress(OSError):
-                        os.remove(record)
+            if never_connected:
+                pass
             elif session is not None:
                 env.note(session.summary())
             elif record is not None or quiet:
@@ -336,7 +344,7 @@ OutputFileOpt = Annotated[
 
 @app.command("tail", cls=LiveCommand)
 @takes(*SOURCE_GROUPS, FILTERS, OUTPUT)
-def tail_cmd(source: SourceArg, *, record: RecordOpt = None, quiet: QuietOpt = False, opts: Opts) -> None:
+def tail_cmd(source: SourceArg, *, record: RecordOpt = None, force: ForceOpt = False, quiet: QuietOpt = False, opts: Opts) -> None:
     """Watch a live stream: WebSocket, MQTT, Socket.IO, a webhook receiver, or a file/stdin.
 
     Reconnects after a loss (a notice each time), repeating --send/--send-file.
@@ -359,14 +367,14 @@ def tail_cmd(source: SourceArg, *, record: RecordOpt = None, quiet: QuietOpt = F
         lambda: run_live(
             env, source, opts.connect_args(), opts.filter_args(), opts.output_args(),
             dialect=opts.dialect, assume_tz=opts.assume_tz,
-            limit=opts.limit, record=record, quiet=quiet, live_table=opts.live,
+            limit=opts.limit, record=record, quiet=quiet, live_table=opts.live, force=force,
         ),
     )
 
 
 @app.command("record", cls=LiveCommand)
 @takes(*SOURCE_GROUPS, FILTERS)
-def record_cmd(source: SourceArg, *, output: OutputFileOpt, opts: Opts) -> None:
+def record_cmd(source: SourceArg, *, output: OutputFileOpt, force: ForceOpt = False, opts: Opts) -> None:
     """Capture a live stream to a file, with a live counter on stderr instead of events.
 
     Every frame is recorded, whatever the filters say; filters decide what
@@ -385,6 +393,6 @@ def record_cmd(source: SourceArg, *, output: OutputFileOpt, opts: Opts) -> None:
         lambda: run_live(
             env, source, opts.connect_args(), opts.filter_args(), None,
             dialect=opts.dialect, assume_tz=opts.assume_tz,
-            limit=opts.limit, record=output, quiet=True,
+            limit=opts.limit, record=output, quiet=True, force=force,
         ),
     )
