@@ -28,7 +28,7 @@ from typing import Any
 __all__ = ["TRANSPORT_PANELS", "help_width", "command_help", "group_help", "usage_line", "option_label", "metavar_of"]
 
 #: Panels shown only with ``--help-all`` (README "Vendor recipes" has examples).
-TRANSPORT_PANELS = ("WebSocket", "TLS", "Webhook receiver (--listen)", "Socket.IO", "MQTT")
+TRANSPORT_PANELS = ("WebSocket", "TLS", "Webhook", "Socket.IO", "MQTT")
 #: Panels in this order first, then the others as they appear.
 PANEL_ORDER = ("Options", "Filters", "Output", "Recording", "Connection", "Target", "Timing", "Analysis")
 _MARKUP = re.compile(r"(?<!\\)\[/?(?:bold|dim|italic|underline)?\]")
@@ -219,7 +219,7 @@ def command_help(cmd: Any, ctx: Any, *, full: bool = False, width: int | None = 
 
     def text(p: Any) -> str:
         if p.name == "help_all" and hidden:
-            return f"Show the per-transport options too: {', '.join(hidden)}."
+            return f"Also show: {', '.join(hidden)}."
         return plain(p.help or "") + _extras(p)
 
     all_rows = {name: [(option_label(p), text(p)) for p in params] for name, params in panels.items()}

@@ -100,7 +100,7 @@ __all__ = [
 CONNECTION_PANEL = "Connection"
 WEBSOCKET_PANEL = "WebSocket"
 TLS_PANEL = "TLS"
-WEBHOOK_PANEL = "Webhook receiver (--listen)"
+WEBHOOK_PANEL = "Webhook"
 
 #: The kinds of source (``commands.live.source_kind``), and how errors name them.
 KINDS: dict[str, str] = {

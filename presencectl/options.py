@@ -97,17 +97,17 @@ UtcOpt = Annotated[
     bool, typer.Option("--utc/--local", help="Show times in UTC or in local time.", rich_help_panel=OUTPUT)
 ]
 TimeOpt = Annotated[
-    TimeSource, typer.Option("--time", help="Which time to show: the event's own (else receive time), receive time, none.", rich_help_panel=OUTPUT)
+    TimeSource, typer.Option("--time", help="Time shown: the event's own (else receive time), receive time, none.", rich_help_panel=OUTPUT)
 ]
 VerboseOpt = Annotated[
     bool, typer.Option("-v", "--verbose", help="pretty: add the payload, indented and highlighted.", rich_help_panel=OUTPUT)
 ]
 LiveOpt = Annotated[
     bool,
-    typer.Option("--live", help="A presence table (subject, state, last event, last seen, flaps) redrawn in place instead of event lines, then a summary; needs a terminal.", rich_help_panel=OUTPUT),
+    typer.Option("--live", help="A presence table redrawn in place (subject, state, last seen, flaps) instead of event lines; needs a terminal.", rich_help_panel=OUTPUT),
 ]
 AssumeTzOpt = Annotated[
-    str, typer.Option("--assume-tz", metavar="ZONE", help="Zone for timestamps that carry none (Span time, Navixy user_time): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
+    str, typer.Option("--assume-tz", metavar="ZONE", help="Zone of timestamps that carry none (Span, Navixy): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
 ]
 
 

@@ -586,7 +586,7 @@ ConfigOpt = Annotated[
         "--config",
         metavar="FILE",
         envvar=ENV_VAR,
-        help="Profiles file for @NAME sources (default: $XDG_CONFIG_HOME/presencectl/profiles.toml, else ~/.config/presencectl/profiles.toml).",
+        help="Profiles file for @NAME sources (default: ~/.config/presencectl/profiles.toml).",
         show_default=False,
         show_envvar=False,
         rich_help_panel="Connection",

@@ -69,7 +69,9 @@ def values(shell: str, out: str) -> list[str]:
         if out.strip() == "_files":
             return ["_files"]
         assert out.startswith("_arguments '*: :((") and out.rstrip().endswith("))'"), out
-        return re.findall(r'^"((?:[^"]|"")*)"', out[len("_arguments '*: :(("):], flags=re.M)
+        body = out[len("_arguments '*: :(("):]
+        # a candidate line is "value" or "value":"help"; Typer wraps some helps onto more lines
+        return re.findall(r'^"((?:[^"]|"")*)"(?=:"|$|\)\)\')', body, flags=re.M)
     lines = out.split("\n")
     if any("\t" in line for line in lines):  # Typer wraps some descriptions onto a second line
         lines = [line for line in lines if "\t" in line]

@@ -34,6 +34,9 @@ COMMANDS = [
     ["replay", SPAN, "--speed", "max"],
     ["demo", "-f", "json", "--speed", "1000"],
     ["profiles"],
+    ["timeline", MIXED],
+    ["completions", "bash"],
+    ["man"],
     ["profiles", "show", "span"],
 ]
 

@@ -16,7 +16,8 @@ SPAN = "fixtures/span-activity.capture.ndjson"
 CASES = [
     # unknown option, every command
     *[((*cmd.split(), "--bogus"), "no such option --bogus") for cmd in
-      ("cat", "demo", "dialects", "profiles", "profiles show x", "record ws://h/x -o x", "replay x", "stats", "tail x")],
+      ("cat", "completions bash", "demo", "dialects", "man", "profiles", "profiles show x", "record ws://h/x -o x",
+       "replay x", "stats", "tail x", "timeline x")],
     (("--bogus",), "no such option --bogus"),
     (("nope",), "no such command 'nope'"),
     # missing argument / option
@@ -24,6 +25,8 @@ CASES = [
     (("record", "ws://h/x"), "missing option -o/--output"),
     (("replay",), "missing argument CAPTURE"),
     (("profiles", "show"), "missing argument NAME"),
+    (("completions",), "missing argument bash|zsh|fish"),
+    (("completions", "tcsh"), "bad bash|zsh|fish:"),
     # an option without its value
     (("cat", SPAN, "-n"), "option '-n' requires an argument"),
     # bad values found by Typer...

@@ -357,7 +357,6 @@ def tail_cmd(source: SourceArg, *, record: RecordOpt = None, force: ForceOpt = F
       presencectl tail mqtt://user:pass@broker:1883 -T 'devices/+/presence' --qos 1
       presencectl tail sio://127.0.0.1:5000 --event PRESENCE_EVENT_RESPONSE
       presencectl tail @span-prod --live
-      presencectl tail capture.ndjson.gz -s 'dev42' -f json | jq .type
 
     Navixy, Aliyun IoT and Avaya Spaces: see "Vendor recipes" in the README.
     """
