@@ -84,7 +84,8 @@ def _node(cmd: Any, ctx: Any) -> dict[str, Any]:
         if p.hidden:
             continue
         node["options"].append({
-            "opts": list(p.opts),
+            # Typer builds the help option's names from a set: sort them, so the spec is stable
+            "opts": sorted(p.opts, key=len) if p.name == "help" else list(p.opts),
             "secondary": list(p.secondary_opts or ()),
             "help": " ".join(plain(p.help or "").split()),
             "flag": bool(getattr(p, "is_flag", False)),
