@@ -125,6 +125,11 @@ def main(
     _state["traceback"] = traceback
 
 
+def deprecated(env: Environment, old: str, new: str, why: str) -> None:
+    """Warn once that ``old`` is a deprecated alias of ``new`` (kept for one release)."""
+    env.warn(f"{old} is deprecated and goes in the next release: use {new} ({why})")
+
+
 def guarded(env: Environment, body: Callable[[], T]) -> T:
     """Run a command body: domain errors → one line + exit code; Ctrl-C → 130."""
     try:
