@@ -15,6 +15,9 @@ SAME_IDEA = {
     "--until": {"TIME", "OFFSET|TIME"},
     # how much faster than real time: replay also has "max" (no waiting), which a demo has no use for
     "--speed": {"X", "X|max"},
+    # NOT the same idea, left for its owner: anonymise's secret for the pseudonyms vs the TLS key
+    # file of tail/record/timeline; one of them should be renamed (with an alias for a release)
+    "--key": {"FILE", "KEY"},
 }
 
 

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from presencectl.commands import command_modules
 from tests.conftest import ROOT, cli_env, run_cli
+from tests.test_help import all_commands
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
@@ -43,11 +43,10 @@ def test_man_page_is_roff_with_every_command_and_variable(roff):
     assert roff.isascii()
     for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "ENVIRONMENT", "EXIT STATUS", "FILES"):
         assert f"\n.SH {section}\n" in roff
-    commands = set(command_modules()) - {"live"} | {"tail", "record", "profiles show"}
-    for name in commands:
+    for name in all_commands():
         assert f'\n.SS "presencectl {name}"\n' in roff
     for var in ("PRESENCECTL_CONFIG", "PRESENCECTL_PASSWORD", "PRESENCECTL_DEVICE_SECRET", "PRESENCECTL_BASIC_AUTH",
-                "PRESENCECTL_SOCKETIO_AUTH", "PRESENCECTL_JOBS", "NO_COLOR", "FORCE_COLOR"):
+                "PRESENCECTL_SOCKETIO_AUTH", "PRESENCECTL_JOBS", "PRESENCECTL_ANONYMISE_KEY", "NO_COLOR", "FORCE_COLOR"):
         assert f"\\fB{var}\\fR" in roff
     # the per-transport options that --help keeps for --help-all are in the manual
     assert "\\fB\\-T\\fR, \\fB\\-\\-topic\\fR \\fITOPIC\\fR" in roff
@@ -69,3 +68,14 @@ def test_man_page_has_no_roff_warnings(roff):
         pytest.skip("groff is not installed")
     result = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"], input=roff, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_readme_lists_every_environment_variable():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    code = "\n".join(p.read_text() for p in (ROOT / "presencectl").rglob("*.py"))
+    used = set(re.findall(r"\b(PRESENCECTL_[A-Z_]+)\b", code))
+    for var in used:
+        assert f"`{var}`" in table, f"{var} is not in the README's environment table"
