@@ -98,8 +98,9 @@ __all__ = [
 ]
 
 CONNECTION_PANEL = "Connection"
+WEBSOCKET_PANEL = "WebSocket"
 TLS_PANEL = "TLS"
-WEBHOOK_PANEL = "Webhook receiver (--listen)"
+WEBHOOK_PANEL = "Webhook"
 
 #: The kinds of source (``commands.live.source_kind``), and how errors name them.
 KINDS: dict[str, str] = {
@@ -217,19 +218,19 @@ class Group:
 
 HeaderOpt = Annotated[
     list[str] | None,
-    typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="'Name: value' sent with the WebSocket upgrade (repeatable).", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="'Name: value' sent with the WebSocket upgrade (repeatable).", rich_help_panel=WEBSOCKET_PANEL, show_default=False),
 ]
 SubprotocolOpt = Annotated[
     list[str] | None,
-    typer.Option("--subprotocol", metavar="NAME", help="WebSocket subprotocol to offer (repeatable).", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--subprotocol", metavar="NAME", help="WebSocket subprotocol to offer (repeatable).", rich_help_panel=WEBSOCKET_PANEL, show_default=False),
 ]
 SendOpt = Annotated[
     list[str] | None,
-    typer.Option("--send", metavar="TEXT", help="Text message sent after every (re)connect (repeatable; before --send-file).", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--send", metavar="TEXT", help="Text message sent after every (re)connect (repeatable; before --send-file).", rich_help_panel=WEBSOCKET_PANEL, show_default=False),
 ]
 SendFileOpt = Annotated[
     list[str] | None,
-    typer.Option("--send-file", metavar="FILE", help="Send this file's content after every (re)connect, e.g. a Navixy subscribe request (repeatable; one trailing newline dropped).", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--send-file", metavar="FILE", help="Send this file's content after every (re)connect, e.g. a Navixy subscribe request (repeatable; one trailing newline dropped).", rich_help_panel=WEBSOCKET_PANEL, show_default=False),
 ]
 ReconnectOpt = Annotated[
     bool,
@@ -248,7 +249,7 @@ ConnectTimeoutOpt = Annotated[
 ]
 PingOpt = Annotated[
     str,
-    typer.Option("--ping-interval", metavar="DURATION", help="Send a WebSocket ping after this long idle; no answer within as long again counts as a loss. 0 turns pings off.", rich_help_panel=CONNECTION_PANEL),
+    typer.Option("--ping-interval", metavar="DURATION", help="Send a WebSocket ping after this long idle; no answer within as long again counts as a loss. 0 turns pings off.", rich_help_panel=WEBSOCKET_PANEL),
 ]
 CacertOpt = Annotated[
     str | None, typer.Option("--cacert", metavar="FILE", help="Trust the server certificates signed by this PEM CA bundle (instead of the system's).", rich_help_panel=TLS_PANEL, show_default=False)
