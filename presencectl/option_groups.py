@@ -234,15 +234,15 @@ SendFileOpt = Annotated[
 ]
 ReconnectOpt = Annotated[
     bool,
-    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff with jitter, up to 30 s); --no-reconnect exits 1 on loss. A server that closes with 1000 and a reason saying it is finished (replay --serve: 'replay finished'), or a Socket.IO namespace disconnect, ends the session (exit 0) either way; other clean closes follow this flag.", rich_help_panel=CONNECTION_PANEL),
+    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff, up to 30 s); --no-reconnect exits 1. A 1000 close saying the server finished ends the session.", rich_help_panel=CONNECTION_PANEL),
 ]
 TimeoutOpt = Annotated[
     str | None,
-    typer.Option("--timeout", metavar="DURATION", help="Idle timeout: exit 0 after this long without a frame (30, 90s, 5m). Every frame counts, shown or filtered out; Span keep-alives do not. For an overall limit use --deadline.", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--timeout", metavar="DURATION", help="Idle timeout: exit 0 after this long without a frame (30, 90s, 5m); every frame resets it.", rich_help_panel=CONNECTION_PANEL, show_default=False),
 ]
 DeadlineOpt = Annotated[
     str | None,
-    typer.Option("--deadline", metavar="DURATION", help="Overall limit (30, 90s, 5m): stop then; exit 3 if -n was not reached yet, or (without -n) nothing was shown. Lets a script wait for an event. Files and stdin too.", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--deadline", metavar="DURATION", help="Overall limit (30, 90s, 5m): exit 3 if -n was not reached by then (without -n: nothing was shown).", rich_help_panel=CONNECTION_PANEL, show_default=False),
 ]
 ConnectTimeoutOpt = Annotated[
     str, typer.Option("--connect-timeout", metavar="DURATION", help="Give up a connection attempt after this long.", rich_help_panel=CONNECTION_PANEL)

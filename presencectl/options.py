@@ -75,7 +75,7 @@ GrepOpt = Annotated[
     str | None, typer.Option("--grep", metavar="REGEX", help="Regex searched in the raw payload text.", rich_help_panel=FILTERS)
 ]
 SinceOpt = Annotated[
-    str | None, typer.Option("--since", metavar="TIME", help="Only events at or after this time, or this long ago (10m, 2h).", rich_help_panel=FILTERS)
+    str | None, typer.Option("--since", metavar="TIME", help="Only events at or after TIME, or this long ago (10m).", rich_help_panel=FILTERS)
 ]
 UntilOpt = Annotated[
     str | None, typer.Option("--until", metavar="TIME", help="Only events at or before this time, or this long ago.", rich_help_panel=FILTERS)
@@ -113,7 +113,7 @@ VerboseOpt = Annotated[
 ]
 LiveOpt = Annotated[
     bool,
-    typer.Option("--live", help="A presence table redrawn in place (subject, state, last seen, flaps) instead of event lines; needs a terminal.", rich_help_panel=OUTPUT),
+    typer.Option("--live", help="A presence table redrawn in place instead of event lines (a terminal).", rich_help_panel=OUTPUT),
 ]
 AssumeTzOpt = Annotated[
     str, typer.Option("--assume-tz", metavar="ZONE", help="Zone of timestamps that carry none (Span, Navixy): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)

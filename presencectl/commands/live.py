@@ -47,7 +47,7 @@ SourceArg = Annotated[
 ]
 ForceOpt = Annotated[
     bool,
-    typer.Option("--force", help="Replace an existing capture file (only once the new session has recorded its first frame).", rich_help_panel=RECORDING),
+    typer.Option("--force", help="Replace an existing capture (once the new one has a frame).", rich_help_panel=RECORDING),
 ]
 
 #: Seconds a recorded frame may wait in buffers while a burst goes on (SPEC §5.1: 200 ms at most).
@@ -372,10 +372,10 @@ class LiveCommand(ProfileCommand, MqttCommand, SocketIOCommand):
 
 RecordOpt = Annotated[
     str | None,
-    typer.Option("--record", metavar="FILE", help="Also write a capture to FILE (.gz compresses); every frame is on disk before it is shown.", rich_help_panel=RECORDING, show_default=False),
+    typer.Option("--record", metavar="FILE", help="Also write a capture (.gz compresses), each frame before it is shown.", rich_help_panel=RECORDING, show_default=False),
 ]
 QuietOpt = Annotated[
-    bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a live counter on a terminal instead).", rich_help_panel=RECORDING)
+    bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a counter on a terminal).", rich_help_panel=RECORDING)
 ]
 OutputFileOpt = Annotated[
     str,
