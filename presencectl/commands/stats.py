@@ -62,24 +62,8 @@ import typer
 from presencectl.app import app, guarded
 from presencectl.console import Environment, choose_color
 from presencectl.errors import UsageError
-from presencectl.options import (
-    AssumeTzOpt,
-    ColorMode,
-    ColorOpt,
-    DialectOpt,
-    FilterArgs,
-    GrepOpt,
-    KeepaliveOpt,
-    KindOpt,
-    LimitOpt,
-    SinceOpt,
-    SubjectOpt,
-    TypeOpt,
-    UntilOpt,
-    UtcOpt,
-    WhereOpt,
-    make_decoder,
-)
+from presencectl.option_groups import FILTERS, OUTPUT, Opts, takes
+from presencectl.options import make_decoder
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -119,6 +103,7 @@ def parse_seconds(text: str, option: str) -> float:
 
 
 @app.command("stats")
+@takes(FILTERS, OUTPUT.only("color", "utc"))
 def stats_cmd(
     files: Annotated[
         list[str] | None,
@@ -145,19 +130,7 @@ def stats_cmd(
     clock: Annotated[
         Clock, typer.Option("--clock", help="Time to analyse: the event's own (else receive time), or receive time (else the event's).", rich_help_panel=ANALYSIS)
     ] = Clock.event,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    dialect: DialectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    limit: LimitOpt = None,
-    keepalive: KeepaliveOpt = False,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
+    opts: Opts,
 ) -> None:
     """What happened in a capture: counts, presence per subject, flaps, gaps.
 
@@ -189,33 +162,42 @@ def stats_cmd(
 
     def body() -> None:
         from presencectl.core.presence import PresenceTracker
-        from presencectl.runner import Pipeline, run_cat
 
         gap_s = parse_seconds(gap, "--gap")
         window_s = parse_seconds(flap_window, "--flap-window")
-        filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
-        decoder = make_decoder(dialect, assume_tz)
+        filt = opts.filter_args().build(env, opts.utc)
+        decoder = make_decoder(opts.dialect, opts.assume_tz)
         tracker = PresenceTracker(flap_window=window_s, gap=gap_s, clock=clock.value)
-
-        class StatsPipeline(Pipeline):
-            def marker(self, marker):  # type: ignore[no-untyped-def]
-                super().marker(marker)
-                tracker.marker(marker)
-
-        pipeline = StatsPipeline(decoder, filt, None, None, limit, on_event=tracker.add)
-        try:
-            if not read_parallel(env, files or ["-"], pipeline, tracker):
-                run_cat(env, files or ["-"], pipeline)
-        finally:
-            pipeline.close()
+        collect(env, files or ["-"], decoder, filt, opts.limit, tracker)
         if json_:
             write_json(env, tracker, by.value if by else None, top)
             return
-        use_color = choose_color(color.value, env.stdout_isatty, env.environ)
+        use_color = choose_color(opts.color.value, env.stdout_isatty, env.environ)
         show = DEFAULT_TOP if top is None else top
-        write_tables(env, tracker, use_color, utc, by.value if by else None, show, files or ["-"])
+        write_tables(env, tracker, use_color, opts.utc, by.value if by else None, show, files or ["-"])
 
     guarded(env, body)
+
+
+def collect(env: Environment, paths: list[str], decoder: Any, filt: Any, limit: int | None, tracker: PresenceTracker) -> None:
+    """Read ``paths`` through the decoder and filter into ``tracker`` (``stats`` and ``diff``).
+
+    Big files are decoded in worker processes (:func:`read_parallel`); the
+    figures are the same either way.
+    """
+    from presencectl.runner import Pipeline, run_cat
+
+    class StatsPipeline(Pipeline):
+        def marker(self, marker):  # type: ignore[no-untyped-def]
+            super().marker(marker)
+            tracker.marker(marker)
+
+    pipeline = StatsPipeline(decoder, filt, None, None, limit, on_event=tracker.add)
+    try:
+        if not read_parallel(env, paths, pipeline, tracker):
+            run_cat(env, paths, pipeline)
+    finally:
+        pipeline.close()
 
 
 # ----------------------------------------------------------------- parallel
@@ -529,7 +511,7 @@ def print_report(
 
 
 def _print_counts(console: Console, tracker: PresenceTracker, table: Any, limit: int | None) -> None:
-    from presencectl.core.render import DIALECT_STYLES, KIND_STYLES
+    from presencectl.core.render import KIND_STYLES, dialect_styles
 
     total = tracker.events
     t_dialect = table("Events by dialect")
@@ -537,7 +519,7 @@ def _print_counts(console: Console, tracker: PresenceTracker, table: Any, limit:
     t_dialect.add_column("events", justify="right")
     t_dialect.add_column("share", justify="right")
     for d, n in sorted(tracker.by_dialect.items(), key=lambda kv: -kv[1]):
-        t_dialect.add_row(_cell(d or "unparsed", DIALECT_STYLES.get(d, ("dim", ""))[0]), _num(n), _share(n, total))
+        t_dialect.add_row(_cell(d or "unparsed", dialect_styles().get(d, ("dim", ""))[0]), _num(n), _share(n, total))
     console.print(t_dialect)
     console.print()
 
@@ -660,7 +642,7 @@ def by_table(tracker: PresenceTracker, by: str, top: int, tty: bool = True) -> A
     from rich.table import Table
     from rich.text import Text
 
-    from presencectl.core.render import DIALECT_STYLES, KIND_STYLES
+    from presencectl.core.render import KIND_STYLES, dialect_styles
 
     rows = by_rows(tracker, by)
     shown = rows[:top] if top else rows
@@ -675,7 +657,7 @@ def by_table(tracker: PresenceTracker, by: str, top: int, tty: bool = True) -> A
     for r in shown:
         key = r["key"]
         if by == "dialect":
-            first = _cell(key, DIALECT_STYLES.get(key if key != "unparsed" else None, ("white", ""))[0])
+            first = _cell(key, dialect_styles().get(key if key != "unparsed" else None, ("white", ""))[0])
         elif by == "kind":
             first = _cell(key, KIND_STYLES.get(key if key != "unparsed" else None, ("white", ""))[0])
         elif by == "type":
