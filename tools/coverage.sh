@@ -14,6 +14,11 @@
 # `sys.executable` in the tests is that python as well. Data files are written
 # per process (parallel mode) and combined at the end.
 # Runs under `nice -n 19`: the machine is shared.
+# Not measured: the forked worker processes of parallel `cat`/`stats`
+# (coverage's multiprocessing support makes their pool hang at exit); the
+# code they run is measured in the single-process tests. One test cannot pass
+# here: it checks what importing presencectl.core loads, and the .pth file
+# loads coverage into every process; it is deselected.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -38,7 +43,7 @@ cat > "$out/coveragerc" <<EOF
 source = presencectl
 parallel = true
 data_file = $out/.coverage
-concurrency = thread,multiprocessing
+concurrency = thread
 sigterm = true
 relative_files = false
 
@@ -55,7 +60,8 @@ EOF
 export COVERAGE_PROCESS_START=$out/coveragerc
 export PYTHONPATH=$root
 status=0
-nice -n 19 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" || status=$?
+nice -n 19 "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+  --deselect tests/core/test_socketio.py::test_the_core_module_stays_pure "$@" || status=$?
 "$venv/bin/python" -m coverage combine -q --rcfile="$out/coveragerc" "$out"
 "$venv/bin/python" -m coverage report --rcfile="$out/coveragerc" --sort=cover
 echo "data: $out/.coverage (coverage html --rcfile=$out/coveragerc for a browsable report)"
