@@ -9,9 +9,15 @@ rather than protocol:
   jitter (:class:`Backoff`, capped at 30 s), a notice on stderr each time and
   ``connected``/``disconnected``/``reconnecting`` markers in the capture;
   ``--no-reconnect`` turns a loss into exit status 1;
-- ``--timeout``: stop (exit 0) after that long without a message;
-- an event its dialect declares session-ending (Navixy ``logout``) ends the
-  session instead of reconnecting;
+- ``--timeout``: stop (exit 0) after that long without a message (an idle
+  timeout: only frames count, keep-alive frames do not; reconnecting does not);
+- ``--deadline``: stop after that long in all (:attr:`Session.deadline_at`,
+  which ``expect`` moves as its steps pass); exit 3 unless the session got
+  what it waited for (:func:`~presencectl.deadline.deadline_ending`);
+- an event its dialect declares session-ending (Navixy ``logout``), or a
+  server that says it finished (a WebSocket 1000 close whose reason says so,
+  like ``replay --serve``'s "replay finished"), ends the session instead of
+  reconnecting;
 - the live counter on a terminal's stderr (``record``) and the summary line;
 - telling the source when a frame is safely recorded (the webhook answers then);
 - flushing rendered output whenever the source has nothing more buffered, so
@@ -32,8 +38,10 @@ from typing import TextIO
 
 from presencectl.console import Environment
 from presencectl.core.dialects import ends_session
-from presencectl.core.events import Event, Marker
+from presencectl.core.events import Event, Frame, Marker
+from presencectl.deadline import deadline_ending
 from presencectl.runner import LimitReached, Pipeline
+from presencectl.signals import Terminated
 from presencectl.status import ExitStatus
 from presencectl.transports.base import CannotConnect, ConnectionLost, Source
 
@@ -41,14 +49,10 @@ __all__ = ["Backoff", "Session", "Ending", "Terminated"]
 
 #: A connection that stayed up this long resets the backoff to its first step.
 STABLE_AFTER = 30.0
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: end like Ctrl-C (capture closed), exit 143.
-
-    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the
-    way up swallows it.
-    """
+#: With a SignalGate, the longest wait before looking for Ctrl-C/SIGTERM.
+POLL = 0.1
+#: At most this many already-buffered frames are taken in after a signal.
+DRAIN_MAX = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,7 @@ class Backoff:
 class Ending:
     """Why a session ended without an error."""
 
-    reason: str  # "timeout", "limit", "logout", "closed"
+    reason: str  # "timeout", "limit", "logout", "closed", "finished", "deadline"
     message: str
     status: ExitStatus = ExitStatus.OK
 
@@ -101,6 +105,8 @@ class Session:
         env: where notices go (``note``/``warn``) and the terminal facts.
         reconnect: reconnect after a loss (else a loss raises ConnectionLost).
         idle_timeout: end after this many seconds without a message (None: never).
+        deadline: end after this many seconds in all (None: never); see
+            :attr:`deadline_at`.
         counter: draw a live counter on this stream (a terminal), or None.
         capture: the capture path, for the counter and summary.
         backoff, clock, wall, sleep, rand: policy and time, injectable for tests.
@@ -119,6 +125,7 @@ class Session:
         *,
         reconnect: bool = True,
         idle_timeout: float | None = None,
+        deadline: float | None = None,
         counter: TextIO | None = None,
         capture: str | None = None,
         backoff: Backoff = Backoff(),  # noqa: B008 - frozen, shared safely
@@ -142,6 +149,10 @@ class Session:
         self.reconnects = 0
         self.state = "connecting"
         self._started = clock()
+        self.deadline = deadline
+        #: When the session ends on ``clock``'s time (None: never); a caller
+        #: may move it while the session runs (``expect``: the current step's limit).
+        self.deadline_at: float | None = None if deadline is None else self._started + deadline
         self._last_message = self._started
         self._connected_at = self._started
         self._attempt = 0
@@ -171,48 +182,57 @@ class Session:
     def _loop(self) -> Ending:
         source = self.source
         receive = source.receive
-        done = source.done
         pending = source.pending
         pipeline = self.pipeline
-        recorder = pipeline.recorder
-        counts = pipeline.counts
-        decode = pipeline.decoder.decode_frame
-        show = pipeline.events
-        output = pipeline.output
-        flush = output.flush if output is not None else None
+        take = pipeline.frame
+        judged = self._judged if getattr(source, "confirms", True) else None
+        idle_flush = pipeline.idle
+        gate = pipeline.gate
         clock = self.clock
         idle = self.idle_timeout
-        tick = 0.25 if self.counter is not None else None
+        drawing = self.counter is not None
+        tick = 0.25 if drawing else None
+        if gate is not None:
+            # Signals are only noted while we wait for the network; we look
+            # at them between short waits, so a frame the source already
+            # holds is never dropped by a Ctrl-C raised inside receive().
+            tick = POLL if tick is None else min(tick, POLL)
+            gate.poll(True)
         while True:
+            if gate is not None and gate.pending is not None:
+                self._drain()
+                gate.poll(False)  # raises KeyboardInterrupt / Terminated
             wait = None
             if idle is not None:
                 wait = max(0.0, self._last_message + idle - clock())
+            deadline_at = self.deadline_at
+            if deadline_at is not None:
+                left = max(0.0, deadline_at - clock())
+                wait = left if wait is None else min(wait, left)
             if tick is not None:
                 wait = tick if wait is None else min(wait, tick)
             try:
                 frame = receive(wait)
             except ConnectionLost as lost:
+                if gate is not None:
+                    gate.poll(False)
                 ending = self._lost(lost)
                 if ending is not None:
                     return ending
+                if gate is not None:
+                    gate.poll(True)
                 continue
             if frame is None:
                 now = clock()
+                if self.deadline_at is not None and now >= self.deadline_at:
+                    return self._deadline_ending()
                 if idle is not None and now - self._last_message >= idle:
                     return Ending("timeout", f"no message for {idle:g} s")
                 self._draw(now)
                 continue
-            # Pipeline.frame's steps, with the source told between decoding and
-            # rendering: a webhook client gets its answer as soon as the body is
-            # on disk and judged, not after the events are drawn.
-            if recorder is not None:
-                recorder.frame(frame)
-            counts.frames += 1
-            events = decode(frame)
-            done(frame, None if events and events[0].dialect is not None else problem_with(events))
-            show(events)  # LimitReached at -n
-            if flush is not None and not pending():
-                flush()
+            events = take(frame, None, judged)  # LimitReached at -n
+            if not pending():
+                idle_flush()
             for event in events:
                 if not event.keepalive:
                     if idle is not None:
@@ -220,8 +240,35 @@ class Session:
                     ender = ends_session(event)  # declared by the dialect (Navixy logout)
                     if ender is not None:
                         return Ending("logout", f"the server ended the session ({ender.vendor} {event.type})")
-            if tick is not None:
+            if self.deadline_at is not None and clock() >= self.deadline_at:
+                return self._deadline_ending()
+            if drawing:
                 self._draw(clock())
+
+    def _deadline_ending(self) -> Ending:
+        counts = self.pipeline.counts
+        message, status = deadline_ending(self.deadline, self.pipeline.limit, counts.shown)
+        return Ending("deadline", message, status)
+
+    def _judged(self, frame: Frame, events: list[Event]) -> None:
+        # Between recording+decoding and rendering: a webhook client gets its
+        # answer as soon as the body is on disk and judged, not after the
+        # events are drawn.
+        self.source.done(frame, None if events and events[0].dialect is not None else problem_with(events))
+
+    def _drain(self) -> None:
+        """A signal arrived: put every frame the source already holds through the pipeline."""
+        source = self.source
+        for _ in range(DRAIN_MAX):
+            if not source.pending():
+                return
+            try:
+                frame = source.receive(0)
+            except ConnectionLost:
+                return
+            if frame is None:
+                return
+            self.pipeline.frame(frame, None, self._judged if getattr(source, "confirms", True) else None)
 
     # Connection state.
 
@@ -247,6 +294,8 @@ class Session:
         self.state = "disconnected"
         if source.markers:
             self.pipeline.marker(Marker("disconnected", self.wall(), lost.cause))
+        if lost.finished:
+            return Ending("finished", f"{source.endpoint}: {lost.cause}; the server is done: not reconnecting")
         if not self.reconnect:
             if lost.clean:
                 return Ending("closed", f"{lost.cause}")
@@ -262,6 +311,12 @@ class Session:
                     self._say(self.env.warn, f"{source.endpoint}: {why}")
                     self.sleep(max(0.0, left))
                     return Ending("timeout", f"no message for {idle:g} s")
+            if self.deadline_at is not None:
+                left = self.deadline_at - self.clock()
+                if left <= delay:
+                    self._say(self.env.warn, f"{source.endpoint}: {why}")
+                    self.sleep(max(0.0, left))
+                    return self._deadline_ending()
             self.state = f"reconnecting in {delay:.1f} s"
             if source.markers:
                 self.pipeline.marker(
