@@ -129,6 +129,7 @@ def test_profiles_listing_hides_user_names_and_query_secrets(tmp_path):
 
 @pytest.mark.parametrize(("command", "flags"), [("tail", ("--password", "--device-secret", "--header")), ("replay", ("--header",))])
 def test_help_says_which_values_ps_shows(command, flags):
-    text = " ".join(run_cli(command, "--help", env=no_proxy_env(COLUMNS="400")).stdout.decode().split())
+    flag = "--help-all" if command == "tail" else "--help"
+    text = " ".join(run_cli(command, flag, env=no_proxy_env(COLUMNS="400")).stdout.decode().split())
     assert text.lower().count("visible") >= len(flags) and "in ps" in text
     assert "-H @FILE" in text
