@@ -77,7 +77,7 @@ class TimeSource(StrEnum):
 
 TypeOpt = Annotated[
     list[str] | None,
-    typer.Option("-t", "--type", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS, autocompletion=complete_types),
+    typer.Option("-t", "--type", help="Event type glob (repeatable); [bold]!T[/] excludes. Not an MQTT topic: that is -T/--topic.", rich_help_panel=FILTERS, autocompletion=complete_types),
 ]
 SubjectOpt = Annotated[
     list[str] | None,

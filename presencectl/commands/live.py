@@ -401,6 +401,10 @@ def run_live(
             raise UsageError("--live shows a table, not event lines: drop -f/--format and -v")
         if quiet:
             raise UsageError("--live and -q/--quiet exclude each other")
+    if kind == "mqtt":
+        from presencectl.mqtt_options import check_type_filters
+
+        check_type_filters(filters.types, args.mqtt.topics, env.warn)
     source = build_source(source_text, kind, args, env, warn) if kind != "file" else None
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
     if record == "-":
