@@ -159,10 +159,18 @@ def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:
     return pipeline.counts
 
 
-def feed_lines(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline) -> None:
-    """Feed raw lines of ``reader``'s kind (capture records or NDJSON) through ``pipeline``."""
+def feed_lines(
+    reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline, received: Callable[[], float] | None = None
+) -> None:
+    """Feed raw lines of ``reader``'s kind (capture records or NDJSON) through ``pipeline``.
+
+    ``received`` stamps NDJSON payloads with a receive time (a followed file,
+    read as it grows); with it, or with a recorder, each payload goes through
+    :meth:`Pipeline.frame` as a Frame, so it is also recorded.
+    """
     filt = pipeline.filter
-    if filt is not None and filt.prefilter is not None:
+    if filt is not None and filt.prefilter is not None and pipeline.recorder is None and received is None:
+        # (a recorder keeps every line; a followed file counts every line in its summary)
         lines = _prefiltered(lines, filt.prefilter)
     if reader.is_capture:
         frame, marker = pipeline.frame, pipeline.marker
@@ -171,6 +179,15 @@ def feed_lines(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline
                 frame(record)
             else:
                 marker(record)
+        return
+    if received is not None or pipeline.recorder is not None:
+        frame = pipeline.frame
+        for payload in ndjson_payloads(lines):
+            try:
+                data: str | bytes = payload.decode()
+            except UnicodeDecodeError:
+                data = payload  # kept byte for byte, shown as unparsed
+            frame(Frame(data, received() if received is not None else None))
         return
     counts = pipeline.counts
     events = pipeline.events

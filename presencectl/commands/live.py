@@ -235,8 +235,10 @@ def _duration(text: str, flag: str, allow_zero: bool = False) -> float:
     return value
 
 
-def _check_applicable(kind: str, args: ConnectArgs) -> None:
+def _check_applicable(kind: str, args: ConnectArgs, follow: bool = False) -> None:
     given = args.given()
+    if follow:
+        given["--timeout"] = False  # a followed file ends after --timeout without a new line
     wrong: list[str] = []
     if kind == "socketio":
         args.mqtt.check_not_mqtt("a Socket.IO source")
@@ -373,8 +375,10 @@ def run_live(
     record: str | None,
     quiet: bool,
     live_table: bool = False,
+    follow: bool = False,
 ) -> None:
-    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``)."""
+    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``;
+    ``follow``: ``tail FILE --follow``)."""
     import contextlib
     import os
     import signal
@@ -387,7 +391,10 @@ def run_live(
     from presencectl.transports.files import CaptureWriter
 
     kind = source_kind(source_text, args.listen, args.sio.socketio)
-    _check_applicable(kind, args)
+    if follow and (kind != "file" or source_text == "-"):
+        what = "stdin is read as it arrives already" if kind == "file" else f"{source_text} is a live stream already"
+        raise UsageError(f"--follow/-F is for a file that grows (like tail -F); {what}")
+    _check_applicable(kind, args, follow)
     session: Session | None = None
 
     def warn(message: str) -> None:  # from the transport: keep off the counter line
@@ -407,6 +414,11 @@ def run_live(
         check_type_filters(filters.types, args.mqtt.topics, env.warn)
     source = build_source(source_text, kind, args, env, warn) if kind != "file" else None
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
+    followed = None
+    if follow:  # opened before anything else: a missing or gzipped file is one error line
+        from presencectl.follow import FollowReader
+
+        followed = FollowReader(source_text, env.warn, env.note, idle=idle)
     if record == "-":
         raise UsageError("the capture needs a file name (not -)")
     filt = filters.build(env, output.utc if output is not None else False)
@@ -452,6 +464,13 @@ def run_live(
         table.__enter__()
         table.attach(pipeline)
     try:
+        if followed is not None:
+            from presencectl.follow import follow_file
+
+            ending = follow_file(followed, pipeline)
+            if ending:
+                env.note(ending)
+            return
         if source is None:
             run_cat(env, [source_text], pipeline)
             return
@@ -481,7 +500,7 @@ def run_live(
                         os.remove(record)
             elif session is not None:
                 env.note(session.summary())
-            elif record is not None or quiet:
+            elif record is not None or quiet or followed is not None:
                 env.note(summarize(pipeline, time.monotonic() - started, 0, record))
 
 
@@ -560,6 +579,14 @@ def tail_cmd(
     verbose: VerboseOpt = False,
     live: LiveOpt = False,
     assume_tz: AssumeTzOpt = "UTC",
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "-F", "--follow",
+            help="SOURCE is a file: after its end, show lines as they are appended, like tail -F (the file's name is followed across rotation; a truncated file is read again from the start). Ends with Ctrl-C, -n, or --timeout without a new line.",
+            rich_help_panel=RECORDING,
+        ),
+    ] = False,
 ) -> None:
     """Watch a live stream: WebSocket, MQTT, Socket.IO, a webhook receiver, or a file/stdin.
 
@@ -573,6 +600,7 @@ def tail_cmd(
       presencectl tail ws://127.0.0.1:9000/events --record s.capture.ndjson --timeout 30
       presencectl tail wss://… -H "X-API-Token: $TOKEN" --live
       presencectl tail @span-prod
+      presencectl tail /var/log/devices.ndjson --follow -s 'dev42'
       presencectl tail mqtt://user:pass@broker:1883 -T 'devices/+/presence' --qos 1
       presencectl tail mqtts://broker:8883 --cacert ca.pem --cert dev.pem --key dev.key -T '#'
       presencectl tail mqtts://a1pk.iot-as-mqtt.cn-shanghai.aliyuncs.com:8883 --aliyun-device a1pk/app-dn --device-secret "$SECRET" -T '/sys/a1pk/app-dn/app/down/#' --publish /sys/a1pk/app-dn/app/up/account/bind @bind.json
@@ -594,7 +622,7 @@ def tail_cmd(
         env,
         lambda: run_live(
             env, source, args, filters, output, dialect=dialect, assume_tz=assume_tz,
-            limit=limit, record=record, quiet=quiet, live_table=live,
+            limit=limit, record=record, quiet=quiet, live_table=live, follow=follow,
         ),
     )
 
