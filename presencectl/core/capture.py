@@ -6,7 +6,10 @@ NDJSON, one record per line. Line 1 is a header::
 
 with credentials removed from the source. Each later line is a frame,
 ``{"t": <epoch seconds>, "topic": …, "text": <payload exactly as received>}``
-(``"b64"`` instead of ``"text"`` for binary data or invalid UTF-8), or a
+(``"b64"`` instead of ``"text"`` for binary data or invalid UTF-8), with
+optional keys for MQTT messages: ``"retained": true``, ``"qos": 1|2``,
+``"content_type": …``, ``"user_properties": [[name, value], …]`` (absent:
+not retained, QoS 0, none; older readers ignore them), or a
 marker ``{"t": …, "mark": "connected"|"disconnected"|"reconnecting",
 "detail": …}``. Reading and writing files lives in ``transports/files.py``.
 """
@@ -34,6 +37,7 @@ __all__ = [
     "encode_frame",
     "encode_marker",
     "decode_record",
+    "meta_of",
     "parse_header",
     "MARKS",
 ]
@@ -133,19 +137,60 @@ def encode_header(header: Header) -> bytes:
 def encode_frame(frame: Frame) -> bytes:
     """One frame record, newline included. The payload is kept byte for byte."""
     data = frame.data
+    if frame.retained or frame.meta:
+        return _encode_with_meta(frame)
     if isinstance(data, bytes):
         # Binary frames and text that is not valid UTF-8 alike.
         return orjson.dumps(
             {"t": frame.t, "topic": frame.topic, "b64": base64.b64encode(data).decode()}
         ) + b"\n"
-    if frame.retained:
-        return orjson.dumps({"t": frame.t, "topic": frame.topic, "text": data, "retained": True}) + b"\n"
     try:
         return orjson.dumps({"t": frame.t, "topic": frame.topic, "text": data}) + b"\n"
     except TypeError:  # lone surrogates: keep them as escapes
         import json
 
         return json.dumps({"t": frame.t, "topic": frame.topic, "text": data}).encode() + b"\n"
+
+
+def _encode_with_meta(frame: Frame) -> bytes:
+    data = frame.data
+    record: dict[str, Any] = {"t": frame.t, "topic": frame.topic}
+    if isinstance(data, bytes):
+        record["b64"] = base64.b64encode(data).decode()
+    else:
+        record["text"] = data
+    if frame.retained:
+        record["retained"] = True
+    if frame.meta:
+        record.update(frame.meta)
+    try:
+        return orjson.dumps(record) + b"\n"
+    except TypeError:  # lone surrogates: keep them as escapes
+        import json
+
+        return json.dumps(record).encode() + b"\n"
+
+
+def meta_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The message properties of a record (or any dict with the same optional
+    keys), checked: wrong types are dropped, never trusted."""
+    meta: dict[str, Any] = {}
+    qos = obj.get("qos")
+    if qos in (1, 2) and type(qos) is int:
+        meta["qos"] = qos
+    content_type = obj.get("content_type")
+    if isinstance(content_type, str):
+        meta["content_type"] = content_type
+    props = obj.get("user_properties")
+    if isinstance(props, list):
+        pairs = [
+            [p[0], p[1]]
+            for p in props
+            if isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], str)
+        ]
+        if pairs:
+            meta["user_properties"] = pairs
+    return meta or None
 
 
 def encode_marker(marker: Marker) -> bytes:
@@ -200,8 +245,11 @@ def decode_record(line: bytes | str) -> Frame | Marker:
     if text is not None:
         if type(text) is not str:
             raise ValueError("capture record 'text' is not a string")
-        if obj.get("retained") is True:
-            return RetainedFrame(text, t, obj.get("topic"))
+        if len(obj) > 3:  # optional keys: retained, MQTT message properties
+            meta = meta_of(obj)
+            if obj.get("retained") is True:
+                return RetainedFrame(text, t, obj.get("topic"), meta)
+            return Frame(text, t, obj.get("topic"), meta)
         return Frame(text, t, obj.get("topic"))
     b64 = obj.get("b64")
     if b64 is not None:
@@ -209,6 +257,11 @@ def decode_record(line: bytes | str) -> Frame | Marker:
             data = base64.b64decode(b64, validate=True)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"bad base64 in capture record: {exc}") from None
+        if len(obj) > 3:
+            meta = meta_of(obj)
+            if obj.get("retained") is True:
+                return RetainedFrame(data, t, obj.get("topic"), meta)
+            return Frame(data, t, obj.get("topic"), meta)
         return Frame(data, t, obj.get("topic"))
     mark = obj.get("mark")
     if isinstance(mark, str):
