@@ -1,16 +1,9 @@
 """The MQTT options of ``tail`` and ``record``, as ``Annotated`` Typer types.
 
-A command lists them in its signature (after the connection options it
-already has: ``--cacert``, ``--cert``, ``--key``, ``--insecure``,
-``--connect-timeout``), collects them into :class:`MqttArgs`, and builds the
-source with :meth:`MqttArgs.build_source`. The command needs ``cls=MqttCommand``
-(or a class deriving from it) for ``--publish TOPIC PAYLOAD``::
-
-    topic: TopicOpt = None, qos: QosOpt = 0, mqtt_version: MqttVersionOpt = None,
-    client_id: ClientIdOpt = None, username: UsernameOpt = None, password: PasswordOpt = None,
-    share: ShareOpt = None, publish: PublishOpt = None, clean_session: CleanSessionOpt = True,
-    skip_retained: SkipRetainedOpt = False, aliyun_device: AliyunDeviceOpt = None,
-    device_secret: DeviceSecretOpt = None,
+``presencectl.option_groups.MQTT`` declares them once, with the flags they
+are refused for; a command takes the group with ``@takes(MQTT)`` and builds
+the source with :meth:`MqttArgs.build_source`. The command needs
+``cls=MqttCommand`` (or a class deriving from it) for ``--publish TOPIC PAYLOAD``.
 
 Only ``typer`` is imported here: ``presencectl --help`` stays fast, paho is
 loaded when an MQTT source is built.
@@ -48,7 +41,6 @@ __all__ = [
     "DeviceSecretOpt",
     "MqttArgs",
     "MqttCommand",
-    "MQTT_ONLY",
     "check_type_filters",
 ]
 
@@ -157,13 +149,6 @@ DeviceSecretOpt = Annotated[
     ),
 ]
 
-#: The MQTT-only flags, for "cannot be used with a WebSocket source" errors.
-MQTT_ONLY = (
-    "-T", "--qos", "--mqtt-version", "--client-id", "--username", "--password", "--share",
-    "--publish", "--no-clean-session", "--skip-retained", "--aliyun-device",
-)
-
-
 class MqttCommand(TyperCommand):
     """A Typer command whose ``--publish`` takes two values (``--publish TOPIC PAYLOAD``), repeatably.
 
@@ -200,23 +185,13 @@ class MqttArgs:
     device_secret: str | None = None
 
     def given(self) -> dict[str, bool]:
-        """Which MQTT flags differ from their defaults (keys as in :data:`MQTT_ONLY`).
+        """Which MQTT flags differ from their defaults, in declaration order.
 
         ``--device-secret`` is left out: it may come from the environment.
         """
-        return {
-            "-T": bool(self.topics),
-            "--qos": self.qos != 0,
-            "--mqtt-version": self.mqtt_version is not None,
-            "--client-id": self.client_id is not None,
-            "--username": self.username is not None,
-            "--password": self.password is not None,
-            "--share": self.share is not None,
-            "--publish": bool(self.publish),
-            "--no-clean-session": not self.clean_session,
-            "--skip-retained": self.skip_retained,
-            "--aliyun-device": self.aliyun_device is not None,
-        }
+        from presencectl.option_groups import MQTT as GROUP
+
+        return GROUP.given(self)
 
     def check_not_mqtt(self, where: str) -> None:
         """Refuse MQTT flags with a source that is not MQTT.

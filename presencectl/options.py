@@ -1,8 +1,9 @@
 """Command-line options shared by several commands, as ``Annotated`` types.
 
-Each command lists the options it takes in its signature (so ``--help`` is
-exact); :class:`FilterArgs` and :class:`OutputArgs` turn them into core
-objects in one place.
+They are grouped, with the connection options, in
+:mod:`presencectl.option_groups` (commands take whole groups with ``@takes``);
+:class:`FilterArgs` and :class:`OutputArgs` turn them into core objects in
+one place.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ filters and format. The file is ``$XDG_CONFIG_HOME/presencectl/profiles.toml``
     password = "${ALIYUN_PASSWORD}"
     publish = [["/sys/a1X5eCzh6fEH7/app/up/account/bind", '{"id":"1"}']]
 
-Every key is the long name of a ``tail``/``record`` option (see :data:`KEYS`).
+Every key is the long name of a ``tail``/``record`` option with ``_`` for ``-``
+(``topics`` and ``headers`` are plural; see :data:`KEYS`).
 ``${NAME}`` in any string is replaced by the environment variable NAME (an
 unset one is an error naming it and the profile; ``$${`` is a literal
 ``${``). Relative file paths (``send_file``, ``cacert``, ``cert``, ``key``)
@@ -111,65 +112,21 @@ class Key:
     fields: tuple[str, str] = ("", "")
 
 
+def _keys() -> dict[str, Key]:
+    # Derived from the option declarations: a new option of tail/record is a
+    # profile key by declaring it (presencectl.option_groups).
+    from presencectl.option_groups import ALL_GROUPS
+
+    return {
+        o.profile_key: Key(o.profile_key, o.param, o.shape, o.merge, o.secret, g.output, o.fields)
+        for g in ALL_GROUPS
+        for o in g.opts
+        if o.profile_key is not None
+    }
+
+
 #: Every key a profile may hold, by name. ``url`` is required and special.
-KEYS: dict[str, Key] = {
-    k.name: k
-    for k in (
-        # connection
-        Key("headers", "header", "headers", merge="headers", secret=True),
-        Key("subprotocol", "subprotocol", "strs"),
-        Key("send", "send", "strs", merge="append", secret=True),
-        Key("send_file", "send_file", "paths", merge="append"),
-        Key("reconnect", "reconnect", "bool"),
-        Key("timeout", "timeout", "text"),
-        Key("connect_timeout", "connect_timeout", "text"),
-        Key("ping_interval", "ping_interval", "text"),
-        # TLS
-        Key("cacert", "cacert", "path"),
-        Key("cert", "cert", "path"),
-        Key("key", "key", "path"),
-        Key("insecure", "insecure", "bool"),
-        # webhook receiver
-        Key("listen", "listen", "bool"),
-        Key("max_body", "max_body", "text"),
-        Key("basic_auth", "basic_auth", "str", secret=True),
-        # Socket.IO
-        Key("socketio", "socketio", "bool"),
-        Key("namespace", "namespace", "str"),
-        Key("emit", "emit", "pairs", merge="append", secret=True, fields=("event", "data")),
-        Key("event", "event", "strs"),
-        Key("auth", "auth", "json", secret=True),
-        Key("eio", "eio", "text"),
-        # MQTT
-        Key("topics", "topic", "strs"),
-        Key("qos", "qos", "int"),
-        Key("mqtt_version", "mqtt_version", "text"),
-        Key("client_id", "client_id", "str"),
-        Key("username", "username", "str"),
-        Key("password", "password", "str", secret=True),
-        Key("share", "share", "str"),
-        Key("publish", "publish", "pairs", merge="append", secret=True, fields=("topic", "payload")),
-        Key("clean_session", "clean_session", "bool"),
-        Key("skip_retained", "skip_retained", "bool"),
-        Key("aliyun_device", "aliyun_device", "str"),
-        Key("device_secret", "device_secret", "str", secret=True),
-        # filters
-        Key("type", "type_", "strs"),
-        Key("subject", "subject", "strs"),
-        Key("dialect", "dialect", "str"),
-        Key("kind", "kind", "strs"),
-        Key("where", "where", "strs"),
-        Key("grep", "grep", "str"),
-        Key("keepalive", "keepalive", "bool"),
-        # output
-        Key("format", "fmt", "str", output=True),
-        Key("color", "color", "str", output=True),
-        Key("utc", "utc", "bool", output=True),
-        Key("time", "time", "str", output=True),
-        Key("verbose", "verbose", "bool", output=True),
-        Key("assume_tz", "assume_tz", "str"),
-    )
-}
+KEYS: dict[str, Key] = _keys()
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,14 +115,14 @@ class Pipeline:
         if self.recorder is not None:
             self.recorder.marker(marker)
 
-    def close(self) -> None:
-        """Flush output and close the capture."""
+    def close(self, keep_empty: bool = True) -> None:
+        """Flush output and close the capture (``keep_empty``: see ``CaptureWriter.close``)."""
         try:
             if self.output is not None:
                 self.output.flush()
         finally:
             if self.recorder is not None:
-                self.recorder.close()
+                self.recorder.close(keep_empty)
 
 
 def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:

@@ -32,8 +32,6 @@ __all__ = [
     "ServeEventOpt",
     "SocketIOArgs",
     "SocketIOCommand",
-    "SOCKETIO_ONLY",
-    "NOT_FOR_SOCKETIO",
     "SOCKETIO_SCHEMES",
     "wants_socketio",
 ]
@@ -41,17 +39,6 @@ __all__ = [
 SOCKETIO = "Socket.IO"
 #: URL schemes that mean Socket.IO by themselves.
 SOCKETIO_SCHEMES = ("sio", "sios")
-#: Flags that only make sense for a Socket.IO source.
-SOCKETIO_ONLY = ("--namespace", "--emit", "--event", "--auth", "--eio")
-#: WebSocket flags that make no sense for a Socket.IO source, with the reason.
-NOT_FOR_SOCKETIO = {
-    "--send": "use --emit EVENT JSON",
-    "--send-file": "use --emit EVENT JSON",
-    "--subprotocol": "Socket.IO negotiates none",
-    "--ping-interval": "Socket.IO keeps the heartbeat the server asks for",
-}
-
-
 class Eio(StrEnum):
     v3 = "3"
     v4 = "4"
@@ -225,13 +212,9 @@ class SocketIOArgs:
 
     def given(self) -> dict[str, bool]:
         """Which Socket.IO flags were given (``--socketio`` itself is not listed)."""
-        return {
-            "--namespace": self.namespace is not None,
-            "--emit": bool(self.emits),
-            "--event": bool(self.events),
-            "--auth": self.auth is not None,
-            "--eio": self.eio is not None,
-        }
+        from presencectl.option_groups import SOCKETIO as GROUP
+
+        return GROUP.given(self)
 
     def check_not_socketio(self, where: str) -> None:
         """Refuse Socket.IO flags for another kind of source.

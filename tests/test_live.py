@@ -128,7 +128,10 @@ class ListRecorder:
     def marker(self, marker: Marker) -> None:
         self.records.append(marker)
 
-    def close(self) -> None:
+    def flush(self) -> None:
+        pass
+
+    def close(self, keep_empty: bool = True) -> None:
         pass
 
     def marks(self) -> list[tuple[str, str | None]]:

@@ -8,55 +8,18 @@ import typer
 
 from presencectl.app import app, guarded
 from presencectl.console import Environment
-from presencectl.options import (
-    AssumeTzOpt,
-    ColorMode,
-    ColorOpt,
-    DialectOpt,
-    FilterArgs,
-    FormatOpt,
-    GrepOpt,
-    KeepaliveOpt,
-    KindOpt,
-    LimitOpt,
-    LiveOpt,
-    OutputArgs,
-    SinceOpt,
-    SubjectOpt,
-    TimeOpt,
-    TimeSource,
-    TypeOpt,
-    UntilOpt,
-    UtcOpt,
-    VerboseOpt,
-    WhereOpt,
-    make_decoder,
-)
+from presencectl.option_groups import FILTERS, OUTPUT, Opts, takes
+from presencectl.options import make_decoder
 
 
 @app.command("cat")
+@takes(FILTERS, OUTPUT)
 def cat_cmd(
     files: Annotated[
         list[str] | None, typer.Argument(help="Capture or NDJSON files (.gz too); - or nothing for stdin.", show_default=False)
     ] = None,
     *,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    dialect: DialectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    limit: LimitOpt = None,
-    keepalive: KeepaliveOpt = False,
-    fmt: FormatOpt = None,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    time: TimeOpt = TimeSource.event,
-    verbose: VerboseOpt = False,
-    live: LiveOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
+    opts: Opts,
 ) -> None:
     """Render a capture or NDJSON stream: the tail renderer and filters, no network.
 
@@ -74,14 +37,15 @@ def cat_cmd(
         from presencectl.core.render import make_renderer
         from presencectl.runner import Pipeline, run_cat
 
-        filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
-        decoder = make_decoder(dialect, assume_tz)
-        if live:
-            _cat_live(env, files or ["-"], decoder, filt, limit, fmt is not None or verbose, color, utc)
+        filt = opts.filter_args().build(env, opts.utc)
+        decoder = make_decoder(opts.dialect, opts.assume_tz)
+        if opts.live:
+            line_options = opts.fmt is not None or opts.verbose
+            _cat_live(env, files or ["-"], decoder, filt, opts.limit, line_options, opts.color, opts.utc)
             return
-        opts = OutputArgs(fmt, color, utc, time, verbose).render_options(env)
+        render_options = opts.output_args().render_options(env)
         output = Output(env.stdout, live=False)
-        pipeline = Pipeline(decoder, filt, make_renderer(opts), output, limit)
+        pipeline = Pipeline(decoder, filt, make_renderer(render_options), output, opts.limit)
         try:
             counts = run_cat(env, files or ["-"], pipeline)
         finally:

@@ -8,23 +8,7 @@ import typer
 
 from presencectl.app import app, guarded
 from presencectl.console import Environment
-from presencectl.options import (
-    ColorMode,
-    ColorOpt,
-    FilterArgs,
-    FormatOpt,
-    KindOpt,
-    LimitOpt,
-    LiveOpt,
-    OutputArgs,
-    SubjectOpt,
-    TimeOpt,
-    TimeSource,
-    TypeOpt,
-    UtcOpt,
-    VerboseOpt,
-    WhereOpt,
-)
+from presencectl.option_groups import FILTERS, OUTPUT, Opts, takes
 
 #: The capture ``demo`` plays: all five vendors, a firmware update, a reconnect storm.
 BUNDLED = "mixed.capture.ndjson.gz"
@@ -38,23 +22,14 @@ def bundled_capture() -> str:
 
 
 @app.command("demo")
+@takes(FILTERS.only("type_", "subject", "kind", "where", "limit"), OUTPUT)
 def demo_cmd(
     *,
     speed: Annotated[
         float, typer.Option("--speed", min=0.01, help="How much faster than real time to play the capture.")
     ] = 20.0,
     loop: Annotated[bool, typer.Option("--loop", help="Play the capture again and again until Ctrl-C.")] = False,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    limit: LimitOpt = None,
-    fmt: FormatOpt = None,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    time: TimeOpt = TimeSource.event,
-    verbose: VerboseOpt = False,
-    live: LiveOpt = False,
+    opts: Opts,
 ) -> None:
     """Watch a live stream with no outside server: the built-in replay server plays
     the bundled five-vendor capture on a free loopback port, and presencectl tails
@@ -85,14 +60,14 @@ def demo_cmd(
                 server.url,
                 # The server closes with 1000 when the capture ends: that ends the demo.
                 ConnectArgs(reconnect=False),
-                FilterArgs(type_, subject, kind, where),
-                OutputArgs(fmt, color, utc, time, verbose),
+                opts.filter_args(),
+                opts.output_args(),
                 dialect=None,
                 assume_tz="UTC",
-                limit=limit,
+                limit=opts.limit,
                 record=None,
                 quiet=False,
-                live_table=live,
+                live_table=opts.live,
             )
         finally:
             server.stop()

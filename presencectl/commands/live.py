@@ -9,7 +9,6 @@ A file or ``-`` as SOURCE goes through ``run_cat`` instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,176 +16,39 @@ import typer
 from presencectl.app import app, guarded
 from presencectl.console import Environment
 from presencectl.errors import UsageError
-from presencectl.mqtt_options import (
-    AliyunDeviceOpt,
-    CleanSessionOpt,
-    ClientIdOpt,
-    DeviceSecretOpt,
-    MqttArgs,
-    MqttCommand,
-    MqttVersionOpt,
-    PasswordOpt,
-    PublishOpt,
-    QosOpt,
-    ShareOpt,
-    SkipRetainedOpt,
-    TopicOpt,
-    UsernameOpt,
+from presencectl.mqtt_options import MqttCommand
+from presencectl.option_groups import (
+    FILTERS,
+    OUTPUT,
+    SOURCE_GROUPS,
+    ConnectArgs,
+    Opts,
+    check_applicable,
+    takes,
 )
-from presencectl.options import (
-    AssumeTzOpt,
-    ColorMode,
-    ColorOpt,
-    DialectOpt,
-    FilterArgs,
-    FormatOpt,
-    GrepOpt,
-    KeepaliveOpt,
-    KindOpt,
-    LimitOpt,
-    LiveOpt,
-    OutputArgs,
-    SinceOpt,
-    SubjectOpt,
-    TimeOpt,
-    TimeSource,
-    TypeOpt,
-    UntilOpt,
-    UtcOpt,
-    VerboseOpt,
-    WhereOpt,
-    make_decoder,
-)
+from presencectl.options import FilterArgs, OutputArgs, make_decoder
 from presencectl.profiles import ProfileCommand
-from presencectl.socketio_options import (
-    NOT_FOR_SOCKETIO,
-    AuthOpt,
-    EioOpt,
-    EmitOpt,
-    EventOpt,
-    NamespaceOpt,
-    SocketIOArgs,
-    SocketIOCommand,
-    SocketIOOpt,
-    wants_socketio,
-)
+from presencectl.socketio_options import SocketIOCommand, wants_socketio
 
 if TYPE_CHECKING:
     from presencectl.live import Session
 
-CONNECTION = "Connection"
-TLS = "TLS"
-WEBHOOK = "Webhook receiver (--listen)"
+__all__ = ["ConnectArgs", "LiveCommand", "SourceArg", "build_source", "run_live", "source_kind"]
+
 RECORDING = "Recording"
 
 SourceArg = Annotated[
     str,
     typer.Argument(
+        metavar="SOURCE",
         help="ws:// or wss:// URL; mqtt:// or mqtts:// broker; sio:// or sios:// Socket.IO server; http://HOST:PORT/path with --listen; @NAME for a connection profile; a capture/NDJSON file or - for stdin.",
         show_default=False,
     ),
 ]
-HeaderOpt = Annotated[
-    list[str] | None,
-    typer.Option("-H", "--header", help="'Name: value' sent with the WebSocket upgrade (repeatable).", rich_help_panel=CONNECTION),
-]
-SubprotocolOpt = Annotated[
-    list[str] | None,
-    typer.Option("--subprotocol", help="WebSocket subprotocol to offer (repeatable).", rich_help_panel=CONNECTION),
-]
-SendOpt = Annotated[
-    list[str] | None,
-    typer.Option("--send", help="Text message sent after every (re)connect (repeatable; before --send-file).", rich_help_panel=CONNECTION),
-]
-SendFileOpt = Annotated[
-    list[str] | None,
-    typer.Option("--send-file", help="Send this file's content after every (re)connect, e.g. a Navixy subscribe request (repeatable; one trailing newline dropped).", rich_help_panel=CONNECTION),
-]
-ReconnectOpt = Annotated[
+ForceOpt = Annotated[
     bool,
-    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff with jitter, up to 30 s); --no-reconnect exits 1 on loss.", rich_help_panel=CONNECTION),
+    typer.Option("--force", help="Replace an existing capture file (only once the new session has recorded its first frame).", rich_help_panel=RECORDING),
 ]
-TimeoutOpt = Annotated[
-    str | None,
-    typer.Option("--timeout", help="Exit 0 after this long without a message: 30, 90s, 5m.", rich_help_panel=CONNECTION, show_default=False),
-]
-ConnectTimeoutOpt = Annotated[
-    str, typer.Option("--connect-timeout", help="Give up a connection attempt after this long.", rich_help_panel=CONNECTION)
-]
-PingOpt = Annotated[
-    str,
-    typer.Option("--ping-interval", help="Send a WebSocket ping after this long idle; no answer within as long again counts as a loss. 0 turns pings off.", rich_help_panel=CONNECTION),
-]
-CacertOpt = Annotated[
-    str | None, typer.Option("--cacert", help="Trust the server certificates signed by this PEM CA bundle (instead of the system's).", rich_help_panel=TLS, show_default=False)
-]
-CertOpt = Annotated[
-    str | None, typer.Option("--cert", help="Client certificate (PEM) for mutual TLS.", rich_help_panel=TLS, show_default=False)
-]
-KeyOpt = Annotated[
-    str | None, typer.Option("--key", help="Private key of --cert, if not in the same file.", rich_help_panel=TLS, show_default=False)
-]
-InsecureOpt = Annotated[
-    bool, typer.Option("--insecure", "-k", help="Do not verify the server's TLS certificate.", rich_help_panel=TLS)
-]
-ListenOpt = Annotated[
-    bool, typer.Option("--listen", help="SOURCE is http://HOST:PORT/path to listen on for webhook POSTs (HOST defaults to 127.0.0.1).", rich_help_panel=WEBHOOK)
-]
-MaxBodyOpt = Annotated[
-    str, typer.Option("--max-body", help="Refuse bodies over this size with 413: 1048576, 512k, 16M.", rich_help_panel=WEBHOOK)
-]
-BasicAuthOpt = Annotated[
-    str | None,
-    typer.Option("--basic-auth", envvar="PRESENCECTL_BASIC_AUTH", help="USER:PASS every POST must carry (else 401).", rich_help_panel=WEBHOOK, show_default=False),
-]
-
-#: Options that only make sense for a network source, by their flag.
-_NETWORK_ONLY = ("--timeout", "--no-reconnect")
-_WS_ONLY = ("-H", "--subprotocol", "--send", "--send-file", "--cacert", "--cert", "--key", "--insecure", "--ping-interval", "--connect-timeout")
-_WEBHOOK_ONLY = ("--max-body", "--basic-auth")
-
-
-@dataclass(slots=True)
-class ConnectArgs:
-    """The connection options as given on the command line."""
-
-    headers: list[str] = field(default_factory=list)
-    subprotocols: list[str] = field(default_factory=list)
-    sends: list[str] = field(default_factory=list)
-    send_files: list[str] = field(default_factory=list)
-    reconnect: bool = True
-    timeout: str | None = None
-    connect_timeout: str = "10"
-    ping_interval: str = "20"
-    cacert: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    insecure: bool = False
-    listen: bool = False
-    max_body: str = "16M"
-    basic_auth: str | None = None
-    sio: SocketIOArgs = field(default_factory=SocketIOArgs)
-    mqtt: MqttArgs = field(default_factory=MqttArgs)
-
-    def given(self) -> dict[str, bool]:
-        """Which flags differ from their defaults (for misuse errors)."""
-        return {
-            "-H": bool(self.headers),
-            "--subprotocol": bool(self.subprotocols),
-            "--send": bool(self.sends),
-            "--send-file": bool(self.send_files),
-            "--no-reconnect": not self.reconnect,
-            "--timeout": self.timeout is not None,
-            "--connect-timeout": self.connect_timeout != "10",
-            "--ping-interval": self.ping_interval != "20",
-            "--cacert": self.cacert is not None,
-            "--cert": self.cert is not None,
-            "--key": self.key is not None,
-            "--insecure": self.insecure,
-            "--listen": self.listen,
-            "--max-body": self.max_body != "16M",
-            "--basic-auth": self.basic_auth is not None,
-        }
 
 
 def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
@@ -235,40 +97,6 @@ def _duration(text: str, flag: str, allow_zero: bool = False) -> float:
     return value
 
 
-def _check_applicable(kind: str, args: ConnectArgs, follow: bool = False) -> None:
-    given = args.given()
-    if follow:
-        given["--timeout"] = False  # a followed file ends after --timeout without a new line
-    wrong: list[str] = []
-    if kind == "socketio":
-        args.mqtt.check_not_mqtt("a Socket.IO source")
-        wrong = [f for f in (*_WEBHOOK_ONLY, *NOT_FOR_SOCKETIO) if given[f]]
-        if wrong:
-            why = "; ".join(f"{f}: {NOT_FOR_SOCKETIO[f]}" for f in wrong if f in NOT_FOR_SOCKETIO)
-            raise UsageError(f"{', '.join(wrong)} cannot be used with a Socket.IO source" + (f" ({why})" if why else ""))
-        return
-    args.sio.check_not_socketio(
-        {"file": "a file source", "webhook": "the webhook receiver", "mqtt": "an MQTT source"}.get(kind, "a WebSocket source")
-    )
-    if kind == "mqtt":
-        wrong = [f for f in ("-H", "--subprotocol", "--send", "--send-file", "--ping-interval", *_WEBHOOK_ONLY) if given[f]]
-        if wrong:
-            raise UsageError(f"{', '.join(wrong)} cannot be used with an MQTT source (MQTT: -T, --publish, --username)")
-        return
-    args.mqtt.check_not_mqtt({"file": "a file source", "webhook": "the webhook receiver"}.get(kind, "a WebSocket source"))
-    if kind == "file":
-        wrong = [f for f, on in given.items() if on]
-        where = "a file source"
-    elif kind == "webhook":
-        wrong = [f for f in _WS_ONLY if given[f]]
-        where = "the webhook receiver"
-    else:
-        wrong = [f for f in _WEBHOOK_ONLY if given[f]]
-        where = "a WebSocket source"
-    if wrong:
-        raise UsageError(f"{', '.join(wrong)} cannot be used with {where}")
-
-
 def _read_sends(args: ConnectArgs) -> list[str | bytes]:
     sends: list[str | bytes] = list(args.sends)
     for path in args.send_files:
@@ -297,7 +125,7 @@ def build_source(
     Raises:
         UsageError: a malformed URL, header, duration, size, or an unreadable file.
     """
-    _check_applicable(kind, args)
+    check_applicable(kind, args)
     if kind == "socketio":
         from presencectl.transports.socketio_client import socketio_source_from_args
 
@@ -375,12 +203,12 @@ def run_live(
     record: str | None,
     quiet: bool,
     live_table: bool = False,
+    force: bool = False,
     follow: bool = False,
 ) -> None:
     """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``;
     ``follow``: ``tail FILE --follow``)."""
-    import contextlib
-    import os
+    import dataclasses
     import signal
     import time
 
@@ -391,10 +219,14 @@ def run_live(
     from presencectl.transports.files import CaptureWriter
 
     kind = source_kind(source_text, args.listen, args.sio.socketio)
-    if follow and (kind != "file" or source_text == "-"):
-        what = "stdin is read as it arrives already" if kind == "file" else f"{source_text} is a live stream already"
-        raise UsageError(f"--follow/-F is for a file that grows (like tail -F); {what}")
-    _check_applicable(kind, args, follow)
+    if follow:
+        if kind != "file" or source_text == "-":
+            what = "stdin is read as it arrives already" if kind == "file" else f"{source_text} is a live stream already"
+            raise UsageError(f"--follow/-F is for a file that grows (like tail -F); {what}")
+        # A followed file ends after --timeout without a new line.
+        check_applicable(kind, dataclasses.replace(args, timeout=None))
+    else:
+        check_applicable(kind, args)
     session: Session | None = None
 
     def warn(message: str) -> None:  # from the transport: keep off the counter line
@@ -440,7 +272,7 @@ def run_live(
             topics=getattr(source, "topics", None),
             headers=args.headers or None,
         )
-        recorder = CaptureWriter(record, header)
+        recorder = CaptureWriter(record, header, force=force, inputs=[source_text] if source is None else ())
     pipeline = Pipeline(decoder, filt, render, out, limit, recorder)
 
     def on_term(signum: int, frame: object) -> None:
@@ -490,14 +322,14 @@ def run_live(
         signal.signal(signal.SIGTERM, previous)
         if table is not None:
             table.__exit__(None, None, None)
+        # Never connected: say one line (the error), leave no empty capture
+        # and any older file untouched.
+        never_connected = session is not None and session.state == "connecting"
         try:
-            pipeline.close()
+            pipeline.close(keep_empty=not never_connected)
         finally:
-            if session is not None and session.state == "connecting":
-                # Never connected: say one line (the error), leave no empty capture.
-                if record is not None and pipeline.counts.frames == 0:
-                    with contextlib.suppress(OSError):
-                        os.remove(record)
+            if never_connected:
+                pass
             elif session is not None:
                 env.note(session.summary())
             elif record is not None or quiet or followed is not None:
@@ -518,75 +350,32 @@ class LiveCommand(ProfileCommand, MqttCommand, SocketIOCommand):
     a ``@name`` source is a connection profile (``--config``)."""
 
 
+RecordOpt = Annotated[
+    str | None,
+    typer.Option("--record", metavar="FILE", help="Also write a capture to FILE (.gz compresses); every frame is on disk before it is shown.", rich_help_panel=RECORDING, show_default=False),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a live counter on a terminal instead).", rich_help_panel=RECORDING)
+]
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        "-F", "--follow",
+        help="SOURCE is a file: after its end, show lines as they are appended, like tail -F (the file's name is followed across rotation; a truncated file is read again from the start). Ends with Ctrl-C, -n, or --timeout without a new line.",
+        rich_help_panel=RECORDING,
+    ),
+]
+OutputFileOpt = Annotated[
+    str,
+    typer.Option("-o", "--output", metavar="FILE", help="Capture file to write (.gz compresses).", rich_help_panel=RECORDING, show_default=False),
+]
+
+
 @app.command("tail", cls=LiveCommand)
+@takes(*SOURCE_GROUPS, FILTERS, OUTPUT)
 def tail_cmd(
-    source: SourceArg,
-    *,
-    header: HeaderOpt = None,
-    subprotocol: SubprotocolOpt = None,
-    send: SendOpt = None,
-    send_file: SendFileOpt = None,
-    reconnect: ReconnectOpt = True,
-    timeout: TimeoutOpt = None,
-    connect_timeout: ConnectTimeoutOpt = "10",
-    ping_interval: PingOpt = "20",
-    cacert: CacertOpt = None,
-    cert: CertOpt = None,
-    key: KeyOpt = None,
-    insecure: InsecureOpt = False,
-    listen: ListenOpt = False,
-    max_body: MaxBodyOpt = "16M",
-    basic_auth: BasicAuthOpt = None,
-    socketio: SocketIOOpt = False,
-    namespace: NamespaceOpt = None,
-    emit: EmitOpt = None,
-    event: EventOpt = None,
-    auth: AuthOpt = None,
-    eio: EioOpt = None,
-    topic: TopicOpt = None,
-    qos: QosOpt = 0,
-    mqtt_version: MqttVersionOpt = None,
-    client_id: ClientIdOpt = None,
-    username: UsernameOpt = None,
-    password: PasswordOpt = None,
-    share: ShareOpt = None,
-    publish: PublishOpt = None,
-    clean_session: CleanSessionOpt = True,
-    skip_retained: SkipRetainedOpt = False,
-    aliyun_device: AliyunDeviceOpt = None,
-    device_secret: DeviceSecretOpt = None,
-    record: Annotated[
-        str | None,
-        typer.Option("--record", help="Also write a capture to FILE (.gz compresses); every frame is on disk before it is shown.", rich_help_panel=RECORDING, show_default=False),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a live counter on a terminal instead).", rich_help_panel=RECORDING)
-    ] = False,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    dialect: DialectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    limit: LimitOpt = None,
-    keepalive: KeepaliveOpt = False,
-    fmt: FormatOpt = None,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    time: TimeOpt = TimeSource.event,
-    verbose: VerboseOpt = False,
-    live: LiveOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
-    follow: Annotated[
-        bool,
-        typer.Option(
-            "-F", "--follow",
-            help="SOURCE is a file: after its end, show lines as they are appended, like tail -F (the file's name is followed across rotation; a truncated file is read again from the start). Ends with Ctrl-C, -n, or --timeout without a new line.",
-            rich_help_panel=RECORDING,
-        ),
-    ] = False,
+    source: SourceArg, *, record: RecordOpt = None, force: ForceOpt = False, quiet: QuietOpt = False,
+    follow: FollowOpt = False, opts: Opts,
 ) -> None:
     """Watch a live stream: WebSocket, MQTT, Socket.IO, a webhook receiver, or a file/stdin.
 
@@ -607,79 +396,19 @@ def tail_cmd(
       presencectl tail "sios://spacesapis-socket.avayacloud.com/socket.io/?token=$JWT&tokenType=jwt" --namespace /chat --emit SUBSCRIBE_CHANNEL '{"channel":{"_id":"5eec…","type":"topic"}}' --event PRESENCE_EVENT_RESPONSE
     """
     env = Environment()
-    args = ConnectArgs(
-        header or [], subprotocol or [], send or [], send_file or [], reconnect, timeout,
-        connect_timeout, ping_interval, cacert, cert, key, insecure, listen, max_body, basic_auth,
-        SocketIOArgs.from_options(socketio, namespace, emit, event, auth, eio),
-        MqttArgs(
-            topic or [], qos, mqtt_version, client_id, username, password, share,
-            [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
-        ),
-    )
-    filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
-    output = OutputArgs(fmt, color, utc, time, verbose)
     _guard(
         env,
         lambda: run_live(
-            env, source, args, filters, output, dialect=dialect, assume_tz=assume_tz,
-            limit=limit, record=record, quiet=quiet, live_table=live, follow=follow,
+            env, source, opts.connect_args(), opts.filter_args(), opts.output_args(),
+            dialect=opts.dialect, assume_tz=opts.assume_tz,
+            limit=opts.limit, record=record, quiet=quiet, live_table=opts.live, force=force, follow=follow,
         ),
     )
 
 
 @app.command("record", cls=LiveCommand)
-def record_cmd(
-    source: SourceArg,
-    *,
-    output: Annotated[
-        str,
-        typer.Option("-o", "--output", help="Capture file to write (.gz compresses).", rich_help_panel=RECORDING, show_default=False),
-    ],
-    header: HeaderOpt = None,
-    subprotocol: SubprotocolOpt = None,
-    send: SendOpt = None,
-    send_file: SendFileOpt = None,
-    reconnect: ReconnectOpt = True,
-    timeout: TimeoutOpt = None,
-    connect_timeout: ConnectTimeoutOpt = "10",
-    ping_interval: PingOpt = "20",
-    cacert: CacertOpt = None,
-    cert: CertOpt = None,
-    key: KeyOpt = None,
-    insecure: InsecureOpt = False,
-    listen: ListenOpt = False,
-    max_body: MaxBodyOpt = "16M",
-    basic_auth: BasicAuthOpt = None,
-    socketio: SocketIOOpt = False,
-    namespace: NamespaceOpt = None,
-    emit: EmitOpt = None,
-    event: EventOpt = None,
-    auth: AuthOpt = None,
-    eio: EioOpt = None,
-    topic: TopicOpt = None,
-    qos: QosOpt = 0,
-    mqtt_version: MqttVersionOpt = None,
-    client_id: ClientIdOpt = None,
-    username: UsernameOpt = None,
-    password: PasswordOpt = None,
-    share: ShareOpt = None,
-    publish: PublishOpt = None,
-    clean_session: CleanSessionOpt = True,
-    skip_retained: SkipRetainedOpt = False,
-    aliyun_device: AliyunDeviceOpt = None,
-    device_secret: DeviceSecretOpt = None,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    dialect: DialectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    limit: LimitOpt = None,
-    keepalive: KeepaliveOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
-) -> None:
+@takes(*SOURCE_GROUPS, FILTERS)
+def record_cmd(source: SourceArg, *, output: OutputFileOpt, force: ForceOpt = False, opts: Opts) -> None:
     """Capture a live stream to a file, with a live counter on stderr instead of events.
 
     Every frame is recorded, whatever the filters say; filters decide what
@@ -693,20 +422,11 @@ def record_cmd(
       presencectl record sio://127.0.0.1:5000 -o presence.capture.ndjson
     """
     env = Environment()
-    args = ConnectArgs(
-        header or [], subprotocol or [], send or [], send_file or [], reconnect, timeout,
-        connect_timeout, ping_interval, cacert, cert, key, insecure, listen, max_body, basic_auth,
-        SocketIOArgs.from_options(socketio, namespace, emit, event, auth, eio),
-        MqttArgs(
-            topic or [], qos, mqtt_version, client_id, username, password, share,
-            [tuple(p) for p in publish or []], clean_session, skip_retained, aliyun_device, device_secret,
-        ),
-    )
-    filters = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive)
     _guard(
         env,
         lambda: run_live(
-            env, source, args, filters, None, dialect=dialect, assume_tz=assume_tz,
-            limit=limit, record=output, quiet=True,
+            env, source, opts.connect_args(), opts.filter_args(), None,
+            dialect=opts.dialect, assume_tz=opts.assume_tz,
+            limit=opts.limit, record=output, quiet=True, force=force,
         ),
     )

@@ -10,27 +10,9 @@ from presencectl.app import app, guarded
 from presencectl.console import Environment
 from presencectl.errors import UsageError
 from presencectl.mqtt_options import MqttVersion
-from presencectl.options import (
-    AssumeTzOpt,
-    ColorMode,
-    ColorOpt,
-    DialectOpt,
-    FilterArgs,
-    FormatOpt,
-    GrepOpt,
-    KeepaliveOpt,
-    KindOpt,
-    LiveOpt,
-    OutputArgs,
-    SubjectOpt,
-    TimeOpt,
-    TimeSource,
-    TypeOpt,
-    UtcOpt,
-    VerboseOpt,
-    WhereOpt,
-    make_decoder,
-)
+from presencectl.option_groups import FILTERS as FILTER_GROUP
+from presencectl.option_groups import OUTPUT, Opt, Opts, takes
+from presencectl.options import ColorMode, TimeSource, make_decoder
 from presencectl.socketio_options import (
     Eio,
     ServeEioOpt,
@@ -46,7 +28,19 @@ FILTERS = "Filters"
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 
 
+#: -n counts frames, not events, when they go to a target.
+_LIMIT = Opt(
+    "limit",
+    Annotated[
+        int | None,
+        typer.Option("-n", "--limit", min=1, metavar="N", help="Stop after N matching events (stdout) or N frames (--to; --serve: per client).", rich_help_panel=FILTERS),
+    ],
+    key=None,
+)
+
+
 @app.command("replay")
+@takes(FILTER_GROUP.without("since", "until").replacing(_LIMIT), OUTPUT)
 def replay_cmd(
     capture: Annotated[
         str, typer.Argument(help="Capture file (.gz too), plain NDJSON, or - for stdin.", show_default=False)
@@ -142,24 +136,7 @@ def replay_cmd(
         float | None,
         typer.Option("--rate", metavar="N", help="Ignore recorded times: N frames per second (needed for NDJSON whose events carry no time).", rich_help_panel=TIMING),
     ] = None,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    dialect: DialectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    limit: Annotated[
-        int | None,
-        typer.Option("-n", "--limit", min=1, help="Stop after N matching events (stdout) or N frames (--to; --serve: per client).", rich_help_panel=FILTERS),
-    ] = None,
-    keepalive: KeepaliveOpt = False,
-    fmt: FormatOpt = None,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    time: TimeOpt = TimeSource.event,
-    verbose: VerboseOpt = False,
-    live: LiveOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
+    opts: Opts,
 ) -> None:
     """Play a capture back: to the terminal, a WebSocket test server, or a ws/http endpoint.
 
@@ -187,6 +164,8 @@ def replay_cmd(
         from presencectl.core.replay import ReplayOptions, parse_point, parse_speed
         from presencectl.core.times import parse_zone
 
+        fmt, color, utc, time, verbose, live = opts.fmt, opts.color, opts.utc, opts.time, opts.verbose, opts.live
+        limit = opts.limit
         # Check the command line before touching files or sockets.
         if serve is not None and to is not None:
             raise UsageError("--serve and --to are two different targets: give one")
@@ -241,8 +220,8 @@ def replay_cmd(
                 raise UsageError(f"--until {until} is before --from {from_}")
             if s.time is not None and e.time is not None and e.time < s.time:
                 raise UsageError(f"--until {until} is before --from {from_}")
-        filt = FilterArgs(type_, subject, kind, where, grep, None, None, keepalive).build(env, utc)
-        decoder = make_decoder(dialect, assume_tz)
+        filt = opts.filter_args().build(env, utc)
+        decoder = make_decoder(opts.dialect, opts.assume_tz)
 
         target = None
         serve_at = None
@@ -331,9 +310,9 @@ def replay_cmd(
             from presencectl.core.render import make_renderer
             from presencectl.runner import Pipeline
 
-            opts = OutputArgs(fmt, color, utc, time, verbose).render_options(env)
+            render_options = opts.output_args().render_options(env)
             output = Output(env.stdout, live=speed_value is not None)
-            pipeline = Pipeline(decoder, filt, make_renderer(opts), output, limit)
+            pipeline = Pipeline(decoder, filt, make_renderer(render_options), output, limit)
             # On a shared terminal the events are the progress: no bar over them.
             progress = env.stderr_isatty and not env.stdout_isatty
             replay_to_stdout(env, replay, pipeline, progress=progress)

@@ -71,24 +71,8 @@ import typer
 from presencectl.app import app, guarded
 from presencectl.console import Environment, choose_color
 from presencectl.errors import UsageError
-from presencectl.options import (
-    AssumeTzOpt,
-    ColorMode,
-    ColorOpt,
-    DialectOpt,
-    FilterArgs,
-    GrepOpt,
-    KeepaliveOpt,
-    KindOpt,
-    LimitOpt,
-    SinceOpt,
-    SubjectOpt,
-    TypeOpt,
-    UntilOpt,
-    UtcOpt,
-    WhereOpt,
-    make_decoder,
-)
+from presencectl.option_groups import FILTERS, OUTPUT, Opts, takes
+from presencectl.options import make_decoder
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -129,6 +113,7 @@ def parse_seconds(text: str, option: str) -> float:
 
 
 @app.command("stats")
+@takes(FILTERS, OUTPUT.only("color", "utc"))
 def stats_cmd(
     files: Annotated[
         list[str] | None,
@@ -155,19 +140,7 @@ def stats_cmd(
     clock: Annotated[
         Clock, typer.Option("--clock", help="Time to analyse: auto = receive times where the input has them (captures), else the event's own; event = the event's own (else receive time); received = receive time (else the event's).", rich_help_panel=ANALYSIS)
     ] = Clock.auto,
-    type_: TypeOpt = None,
-    subject: SubjectOpt = None,
-    dialect: DialectOpt = None,
-    kind: KindOpt = None,
-    where: WhereOpt = None,
-    grep: GrepOpt = None,
-    since: SinceOpt = None,
-    until: UntilOpt = None,
-    limit: LimitOpt = None,
-    keepalive: KeepaliveOpt = False,
-    color: ColorOpt = ColorMode.auto,
-    utc: UtcOpt = False,
-    assume_tz: AssumeTzOpt = "UTC",
+    opts: Opts,
 ) -> None:
     """What happened in a capture: counts, presence per subject, flaps, gaps.
 
@@ -207,8 +180,8 @@ def stats_cmd(
 
         gap_s = parse_seconds(gap, "--gap")
         window_s = parse_seconds(flap_window, "--flap-window")
-        filt = FilterArgs(type_, subject, kind, where, grep, since, until, keepalive).build(env, utc)
-        decoder = make_decoder(dialect, assume_tz)
+        filt = opts.filter_args().build(env, opts.utc)
+        decoder = make_decoder(opts.dialect, opts.assume_tz)
         tracker = PresenceTracker(flap_window=window_s, gap=gap_s, clock=clock.value)
 
         class StatsPipeline(Pipeline):
@@ -216,7 +189,7 @@ def stats_cmd(
                 super().marker(marker)
                 tracker.marker(marker)
 
-        pipeline = StatsPipeline(decoder, filt, None, None, limit, on_event=tracker.add)
+        pipeline = StatsPipeline(decoder, filt, None, None, opts.limit, on_event=tracker.add)
         try:
             if not read_parallel(env, files or ["-"], pipeline, tracker):
                 run_cat(env, files or ["-"], pipeline)
@@ -225,9 +198,9 @@ def stats_cmd(
         if json_:
             write_json(env, tracker, by.value if by else None, top)
             return
-        use_color = choose_color(color.value, env.stdout_isatty, env.environ)
+        use_color = choose_color(opts.color.value, env.stdout_isatty, env.environ)
         show = DEFAULT_TOP if top is None else top
-        write_tables(env, tracker, use_color, utc, by.value if by else None, show, files or ["-"])
+        write_tables(env, tracker, use_color, opts.utc, by.value if by else None, show, files or ["-"])
 
     guarded(env, body)
 

@@ -24,9 +24,9 @@ from presencectl.core.capture import (
 )
 from presencectl.core.decode import loads
 from presencectl.core.events import Frame, Marker
-from presencectl.errors import InputNotFound, PresenceError
+from presencectl.errors import InputNotFound, PresenceError, UsageError
 
-__all__ = ["open_input", "iter_lines", "CaptureReader", "CaptureWriter"]
+__all__ = ["open_input", "iter_lines", "CaptureReader", "CaptureWriter", "OutputFile", "check_output"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
@@ -197,47 +197,243 @@ class CaptureReader:
             self.stream.close()
 
 
-class CaptureWriter:
-    """Writes a capture: the header, then one flushed line per frame or marker.
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return a.st_dev == b.st_dev and a.st_ino == b.st_ino
 
-    A ``.gz`` path is gzip-compressed with a sync flush after every line, so a
-    killed recorder leaves a file whose every complete line can be read back.
+
+def _input_stat(path: str) -> os.stat_result | None:
+    try:
+        return os.fstat(0) if path == "-" else os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def check_output(path: str, *, force: bool = False, inputs: Iterable[str] = ()) -> bool:
+    """Refuse an output path that would destroy data (SPEC §5.1).
+
+    Args:
+        path: the output file.
+        force: the user said ``--force``: an existing file may be replaced.
+        inputs: the command's input paths (``-`` is stdin); the output may be none of them.
+
+    Returns:
+        True when ``path`` is an existing regular file that will be replaced.
+
+    Raises:
+        UsageError: (exit 2) ``path`` is one of ``inputs`` (same file, by inode,
+            whatever the spelling), or exists and ``force`` is False.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise PresenceError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    import stat
+
+    for name in inputs:
+        other = _input_stat(name)
+        if other is not None and _same_file(st, other) and stat.S_ISREG(st.st_mode):
+            shown = "stdin" if name == "-" else name
+            raise UsageError(f"{path} is also an input ({shown}): write the output to another file")
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{path}: is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        return False  # a device or a FIFO (/dev/null, a named pipe): written in place
+    if not force:
+        raise UsageError(f"{path} already exists: add --force to replace it (it is kept until the new output has data)")
+    return True
+
+
+class OutputFile:
+    """An output file that never destroys data it did not write (SPEC §5.1).
+
+    The one piece every command that writes a file uses (``record -o``,
+    ``tail --record``, the capture tools). A new path is created exclusively;
+    an existing file (``force=True``) is left alone while the new content
+    goes to a temporary file beside it, renamed over the old one by
+    :meth:`commit`. Nothing is put in place until the caller says so.
+
+    Args:
+        path: where the output goes.
+        force: replace an existing file (else :class:`UsageError`, exit 2).
+        inputs: the command's inputs; writing over one of them is refused.
+
+    Raises:
+        UsageError: see :func:`check_output`.
+        PresenceError: the file cannot be created (exit 1).
+
+    Use :attr:`file` to write. Call :meth:`commit` as soon as the output holds
+    something worth more than the old file (``record``: the first frame),
+    then :meth:`close`; ``close(keep=False)`` before a commit removes what was
+    written and leaves any old file untouched. As a context manager it
+    commits on a normal exit and discards on an exception::
+
+        with OutputFile("cut.capture.ndjson", force=force, inputs=[src]) as out:
+            out.file.write(data)
     """
 
-    def __init__(self, path: str, header: Header) -> None:
+    def __init__(self, path: str, *, force: bool = False, inputs: Iterable[str] = ()) -> None:
         self.path = path
+        self.replaces = check_output(path, force=force, inputs=inputs)
+        self.committed = False
+        self._temp: str | None = None
+        self._created = False
         try:
-            self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115
+            if self.replaces:
+                import tempfile
+
+                target = os.path.realpath(path)  # write through a symlink, keep the link
+                folder, name = os.path.split(target)
+                fd, self._temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder or ".")
+                os.fchmod(fd, _file_mode())
+                self._target = target
+            else:
+                self._target = path
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                    self._created = True
+                except FileExistsError:
+                    fd = os.open(path, os.O_WRONLY)  # a device or FIFO (check_output allowed it)
         except OSError as exc:
             raise PresenceError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        self.file: BinaryIO = open(fd, "wb")  # noqa: SIM115
+
+    def commit(self) -> None:
+        """Put the new file in place (replacing the old one); safe to call again."""
+        if self.committed:
+            return
+        self.committed = True
+        if self._temp is not None:
+            if not self.file.closed:
+                self.file.flush()
+            try:
+                os.replace(self._temp, self._target)
+            except OSError as exc:
+                raise PresenceError(f"{self.path}: cannot replace: {exc.strerror or exc}") from None
+            self._temp = None
+
+    def close(self, keep: bool = True) -> None:
+        """Close the file: commit it (``keep``) or, if not committed yet, remove it."""
+        try:
+            if not self.file.closed:
+                self.file.close()
+        finally:
+            if keep:
+                self.commit()
+            elif not self.committed:
+                doomed = self._temp if self._temp is not None else (self.path if self._created else None)
+                if doomed is not None:
+                    try:
+                        os.remove(doomed)
+                    except OSError:
+                        pass
+                self._temp = None
+                self._created = False
+
+    def __enter__(self) -> OutputFile:
+        return self
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        self.close(keep=kind is None)
+
+
+def _file_mode() -> int:
+    # mkstemp makes 0600 files; a capture gets the mode open() would give it.
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+class CaptureWriter:
+    """Writes a capture: the header, then one line per frame or marker.
+
+    Args:
+        path: the capture file; ``.gz`` compresses.
+        header: the first line.
+        force, inputs: see :class:`OutputFile`: an existing file is refused
+            unless ``force``, and then replaced only once the first frame is
+            recorded; an input is never overwritten.
+        flush_every: seconds a written line may wait in buffers (0: flush every
+            line). Whoever is about to wait for input calls :meth:`flush`.
+        clock: monotonic seconds (injectable).
+
+    Flushing a ``.gz`` capture is a gzip sync flush, so a killed recorder
+    leaves a file whose every flushed line can be read back.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        header: Header,
+        *,
+        force: bool = False,
+        inputs: Iterable[str] = (),
+        flush_every: float = 0.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
+        self.path = path
+        self.output = OutputFile(path, force=force, inputs=inputs)
+        self._file: IO[bytes] = self.output.file
         self._gz: gzip.GzipFile | None = None
         if path.endswith(".gz"):
             self._gz = gzip.GzipFile(fileobj=self._file, mode="wb", mtime=0)
+        self._sink = self._gz if self._gz is not None else self._file
         self.frames = 0
+        self.markers = 0
+        self.flush_every = flush_every
+        self._clock = clock or time.monotonic
+        self._flushed_at = self._clock()
+        self._dirty = False
         self._write(encode_header(header))
 
     def _write(self, data: bytes) -> None:
-        if self._gz is not None:
-            self._gz.write(data)
-            self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
-        else:
-            self._file.write(data)
-        self._file.flush()
+        self._sink.write(data)
+        self._dirty = True
+        if not self.flush_every or self._clock() - self._flushed_at >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Put everything written so far on disk (readable if we die now)."""
+        if self._dirty:
+            self._dirty = False
+            if self._gz is not None:
+                self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
+            self._file.flush()
+        self._flushed_at = self._clock()
 
     def frame(self, frame: Frame) -> None:
-        """Record one frame (written and flushed before this returns)."""
+        """Record one frame; the first one puts the capture in place (see ``force``)."""
         self._write(encode_frame(frame))
         self.frames += 1
+        if not self.output.committed:
+            self.flush()
+            self.output.commit()
 
     def marker(self, marker: Marker) -> None:
         """Record a connection marker."""
         self._write(encode_marker(marker))
+        self.markers += 1
 
-    def close(self) -> None:
-        """Finish the file (gzip trailer included) and close it."""
-        if self._gz is not None:
-            self._gz.close()
-            self._gz = None
-        if not self._file.closed:
-            self._file.flush()
-            self._file.close()
+    @property
+    def kept(self) -> bool:
+        """Whether the capture file is in place (a frame was recorded, or it was closed with keep)."""
+        return self.output.committed
+
+    def close(self, keep_empty: bool = True) -> None:
+        """Finish the file (gzip trailer included) and close it.
+
+        A capture with no frame is kept only if ``keep_empty`` and it replaces
+        no older file; otherwise it is removed and any old file stays.
+        """
+        keep = self.frames > 0 or (keep_empty and not self.output.replaces)
+        try:
+            if self._gz is not None:
+                gz, self._gz = self._gz, None
+                gz.close()  # writes the trailer; the underlying file stays open
+            if not self._file.closed:
+                self._file.flush()
+        finally:
+            self.output.close(keep=keep)
