@@ -10,7 +10,8 @@ rather than protocol:
   ``connected``/``disconnected``/``reconnecting`` markers in the capture;
   ``--no-reconnect`` turns a loss into exit status 1;
 - ``--timeout``: stop (exit 0) after that long without a message;
-- a Navixy ``logout`` event ends the session instead of reconnecting;
+- an event its dialect declares session-ending (Navixy ``logout``) ends the
+  session instead of reconnecting;
 - the live counter on a terminal's stderr (``record``) and the summary line;
 - telling the source when a frame is safely recorded (the webhook answers then);
 - flushing rendered output whenever the source has nothing more buffered, so
@@ -30,12 +31,13 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from presencectl.console import Environment
+from presencectl.core.dialects import ends_session
 from presencectl.core.events import Event, Marker
 from presencectl.runner import LimitReached, Pipeline
 from presencectl.status import ExitStatus
 from presencectl.transports.base import CannotConnect, ConnectionLost, Source
 
-__all__ = ["Backoff", "Session", "Ending", "Terminated", "is_logout"]
+__all__ = ["Backoff", "Session", "Ending", "Terminated"]
 
 #: A connection that stayed up this long resets the backoff to its first step.
 STABLE_AFTER = 30.0
@@ -78,11 +80,6 @@ class Ending:
     reason: str  # "timeout", "limit", "logout", "closed"
     message: str
     status: ExitStatus = ExitStatus.OK
-
-
-def is_logout(event: Event) -> bool:
-    """A Navixy ``logout`` event: the server ended the session for good."""
-    return event.type == "logout" and event.dialect == "navixy"
 
 
 def problem_with(events: list[Event]) -> str | None:
@@ -220,8 +217,9 @@ class Session:
                 if not event.keepalive:
                     if idle is not None:
                         self._last_message = clock()
-                    if event.type == "logout" and is_logout(event):
-                        return Ending("logout", "the server ended the session (Navixy logout)")
+                    ender = ends_session(event)  # declared by the dialect (Navixy logout)
+                    if ender is not None:
+                        return Ending("logout", f"the server ended the session ({ender.vendor} {event.type})")
             if tick is not None:
                 self._draw(clock())
 

@@ -204,10 +204,15 @@ def run_live(
     quiet: bool,
     live_table: bool = False,
     force: bool = False,
+    view: Callable[..., Any] | None = None,
     follow: bool = False,
 ) -> None:
     """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``;
-    ``follow``: ``tail FILE --follow``)."""
+    ``follow``: ``tail FILE --follow``).
+
+    ``view`` makes the live view something else than the presence table
+    (``timeline SOURCE``): called like :class:`~presencectl.live_table.LiveTable`.
+    """
     import dataclasses
     import signal
     import time
@@ -286,7 +291,7 @@ def run_live(
         from presencectl.live_table import LiveTable
 
         assert output is not None
-        table = LiveTable(
+        table = (view or LiveTable)(
             env,
             color=choose_color(output.color.value, env.stdout_isatty, env.environ),
             utc=output.utc,

@@ -551,7 +551,7 @@ def print_report(
 
 def _print_counts(console: Console, tracker: PresenceTracker, table: Any, limit: int | None) -> None:
     from presencectl.core.presence import NO_TYPE, UNPARSED
-    from presencectl.core.render import DIALECT_STYLES, KIND_STYLES
+    from presencectl.core.render import KIND_STYLES, dialect_styles
 
     total = tracker.events
     t_dialect = table("Events by dialect")
@@ -559,7 +559,7 @@ def _print_counts(console: Console, tracker: PresenceTracker, table: Any, limit:
     t_dialect.add_column("events", justify="right")
     t_dialect.add_column("share", justify="right")
     for d, n in sorted(tracker.by_dialect.items(), key=lambda kv: -kv[1]):
-        t_dialect.add_row(_cell(d or "unparsed", DIALECT_STYLES.get(d, ("dim", ""))[0]), _num(n), _share(n, total))
+        t_dialect.add_row(_cell(d or "unparsed", dialect_styles().get(d, ("dim", ""))[0]), _num(n), _share(n, total))
     console.print(t_dialect)
     console.print()
 
@@ -692,7 +692,7 @@ def by_table(tracker: PresenceTracker, by: str, top: int, tty: bool = True) -> A
     from rich.text import Text
 
     from presencectl.core.presence import NO_TYPE, UNPARSED
-    from presencectl.core.render import DIALECT_STYLES, KIND_STYLES
+    from presencectl.core.render import KIND_STYLES, dialect_styles
 
     rows = by_rows(tracker, by)
     shown = rows[:top] if top else rows
@@ -707,7 +707,7 @@ def by_table(tracker: PresenceTracker, by: str, top: int, tty: bool = True) -> A
     for r in shown:
         key = r["key"]
         if by == "dialect":
-            first = _cell(key, DIALECT_STYLES.get(key if key != "unparsed" else None, ("white", ""))[0])
+            first = _cell(key, dialect_styles().get(key if key != "unparsed" else None, ("white", ""))[0])
         elif by == "kind":
             first = _cell(key, KIND_STYLES.get(key if key != "unparsed" else None, ("white", ""))[0])
         elif by == "type":

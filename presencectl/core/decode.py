@@ -16,9 +16,8 @@ from typing import Any
 import orjson
 
 from presencectl.core import dialects
-from presencectl.core.dialects import Dialect
+from presencectl.core.dialects import Dialect, Unwrapped
 from presencectl.core.events import Event, Frame
-from presencectl.core.framing import HANDSHAKE, Atmosphere, unwrap_atmosphere
 from presencectl.core.times import TimeParser
 
 __all__ = ["Decoder", "loads", "unparsed"]
@@ -73,7 +72,7 @@ class Decoder:
         events = decoder.decode('{"event": "clientConnected", "deviceId": "d1", "collectionId": "c"}')
     """
 
-    __slots__ = ("times", "forced", "_order", "_generic", "_sniffers")
+    __slots__ = ("times", "forced", "_order", "_generic", "_sniffers", "_unwrappers")
 
     def __init__(self, times: TimeParser | None = None, dialect: Dialect | None = None) -> None:
         self.times = times or TimeParser()
@@ -82,6 +81,8 @@ class Decoder:
         self._generic = dialects.get("generic")
         # (sniff, dialect) pairs: one attribute lookup less per try on the hot path.
         self._sniffers = tuple((d.sniff, d) for d in self._order)
+        # Framings dialects declare (Navixy's Atmosphere), tried on text that is not JSON.
+        self._unwrappers = dialects.unwrappers()
 
     def decode(
         self, data: str | bytes, topic: str | None = None, received: float | None = None
@@ -180,9 +181,10 @@ class Decoder:
             first = exc
         else:
             return self._value(obj, data, topic, received)
-        framed = unwrap_atmosphere(text)
-        if framed is not None:
-            return self._atmosphere(framed, data, topic, received)
+        for unwrap in self._unwrappers:
+            framed = unwrap(text)
+            if framed is not None:
+                return self._unwrapped(framed, data, topic, received)
         if "\n" in text.strip():
             lines = [line for line in text.splitlines() if line.strip()]
             results = [self.decode(line, topic, received) for line in lines]
@@ -191,20 +193,14 @@ class Decoder:
         return [unparsed(f"invalid JSON: {_reason(first)}", data, topic, received)]
 
 
-    def _atmosphere(
-        self, framed: Atmosphere, data: str | bytes, topic: str | None, received: float | None
+    def _unwrapped(
+        self, framed: Unwrapped, data: str | bytes, topic: str | None, received: float | None
     ) -> list[Event]:
-        if framed.control is not None:
-            summary = (
-                f"uuid={framed.uuid} interval={framed.interval_ms}ms"
-                if framed.control == HANDSHAKE
-                else ""
-            )
-            control = Event(
-                "navixy", framed.control, "other", None, None, summary, None, None, data,
-                topic, received, True,
-            )
-            events = [control]
+        if framed.events:
+            # The framing's own frames (a handshake, a heart-beat) are the frame as received.
+            for event in framed.events:
+                event.text, event.topic, event.received = data, topic, received
+            events = list(framed.events)
             for payload in framed.payloads:
                 events.extend(self.decode(payload, topic, received))
             return events

@@ -87,16 +87,17 @@ Definitions (these are the contract of ``stats`` and its JSON):
     ``skew_limit`` seconds (5 minutes) either way is an *event-time outlier*.
 
 *Last reason*
-    Why the subject's presence last changed, in the vendor's words:
-    CloudConnect ``reason`` (``cold_boot``, ``idle_out``, …), the Span event
+    Why the subject's presence last changed, in the vendor's words, as each
+    dialect's ``reason`` declares it: CloudConnect ``reason`` (``cold_boot``, ``idle_out``, …), the Span event
     name (``clientDisconnected``), Navixy ``lifecycle_event`` (``block``,
     ``unblock``) or ``connection_status`` (``signal_lost``), Aliyun
     ``thing.status`` word (``online``, ``offline``, ``disabled``), the Spaces
     category without its ``app.event.presence.`` prefix (``party.leaves``).
     Updated by every state change, every ``connect``/``disconnect`` event
     (a Spaces ``party.removed`` after ``party.leaves`` says more), every
-    failed connect and every Navixy ``lifecycle`` event (``unblock`` carries
-    no presence but is why a blocked tracker may come back). Repeated status
+    failed connect and every event of a type its dialect marks
+    ``keeps_reason`` (Navixy ``lifecycle``: ``unblock`` carries no presence
+    but is why a blocked tracker may come back). Repeated status
     reports of the same state (Navixy every 10 s) leave it alone.
 """
 
@@ -106,6 +107,8 @@ import heapq
 from datetime import UTC, datetime
 from typing import Any
 
+from presencectl.core import dialects
+from presencectl.core.dialects import word
 from presencectl.core.events import Event, Marker
 
 __all__ = [
@@ -135,8 +138,6 @@ NO_TYPE = "(no type)"
 #: Seconds a device clock may be off its receive time before the event is an outlier.
 SKEW_LIMIT = 300.0
 
-_SPACES_PREFIX = "app.event.presence."
-_ALIYUN_STATUS = {0: "inactive", 1: "online", 3: "offline", 8: "disabled"}
 _FAIL_WORDS = ("fail", "refus", "reject", "denied")
 
 
@@ -155,50 +156,21 @@ def is_failed_connect(event: Event) -> bool:
     return "connect" in low and any(word in low for word in _FAIL_WORDS)
 
 
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bool, int, float)):
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    return None
-
-
 def reason_of(event: Event) -> str | None:
     """The vendor's word for why this event changes (or confirms) presence.
 
-    Never raises, whatever the payload holds; returns None when there is none.
+    Asks the event's dialect (``Dialect.reason``); without one, the payload's
+    ``reason`` or the event type. Never raises, whatever the payload holds;
+    returns None when there is none.
     """
-    raw = event.raw if isinstance(event.raw, dict) else {}
-    dialect = event.dialect
-    if dialect == "cloudconnect":
-        body = raw.get("payload") if isinstance(raw.get("payload"), dict) else raw
-        return _text(body.get("reason")) or event.type
-    if dialect == "navixy":
-        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
-        return _text(data.get("lifecycle_event")) or _text(data.get("connection_status")) or event.type
-    if dialect == "aliyun":
-        params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
-        status = params.get("status")
-        if isinstance(status, dict):
-            status = status.get("value")
+    dialect = dialects.find(event.dialect)
+    if dialect is not None and dialect.reason is not None:
         try:
-            code = int(status)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            return dialect.reason(event)
+        except Exception:  # a dialect must never take the stream down
             return event.type
-        return _ALIYUN_STATUS.get(code, f"status={code}")
-    if dialect == "spaces":
-        etype = event.type or ""
-        if etype.startswith(_SPACES_PREFIX):
-            etype = etype[len(_SPACES_PREFIX) :]
-        content = raw.get("content") if isinstance(raw.get("content"), dict) else {}
-        if content.get("offline") is True and event.presence == "offline":
-            return f"{etype} (offline)"
-        return etype or None
-    if dialect == "span":
-        return event.type
-    return _text(raw.get("reason")) or event.type
+    raw = event.raw if isinstance(event.raw, dict) else {}
+    return word(raw.get("reason")) or event.type
 
 
 def _str(value: Any) -> str | None:
@@ -425,7 +397,7 @@ def compact(event: Event) -> tuple:
     presence = event.presence
     failed = kind == "error" and is_failed_connect(event)
     why = None
-    if presence is not None or failed or (dialect == "navixy" and event.type == "lifecycle"):
+    if presence is not None or failed or (dialect, event.type) in dialects.reason_types():
         why = reason_of(event)
     when = event.time
     return (
@@ -500,6 +472,8 @@ class PresenceTracker:
         self.markers: dict[str, int] = {}
         #: Arrival number of the last state change of any subject.
         self.changed_seq = 0
+        #: (dialect, type) pairs whose reason counts without a presence (Navixy lifecycle).
+        self._reason_types = dialects.reason_types()
 
     # ------------------------------------------------------------------ input
     def add(self, event: Event) -> None:
@@ -622,7 +596,7 @@ class PresenceTracker:
                 s.last_reason = reason_of(why) if type(why) is Event else why  # type: ignore[assignment]
 
         if presence is None:
-            if dialect == "navixy" and etype == "lifecycle":
+            if (dialect, etype) in self._reason_types:
                 s.last_reason = reason_of(why) if type(why) is Event else why  # type: ignore[assignment]
             return
         before = s.state

@@ -25,7 +25,8 @@ from presencectl.core.events import META_KEYS, Event
 __all__ = [
     "escape",
     "KIND_STYLES",
-    "DIALECT_STYLES",
+    "COLOUR_SGR",
+    "dialect_styles",
     "FORMATS",
     "RenderOptions",
     "make_renderer",
@@ -73,16 +74,26 @@ KIND_STYLES: dict[str | None, tuple[str, str]] = {
     "other": ("white", "37"),
     None: ("dim", "2"),
 }
-#: dialect → (rich style, ANSI SGR parameters).
-DIALECT_STYLES: dict[str | None, tuple[str, str]] = {
-    "cloudconnect": ("bright_blue", "94"),
-    "aliyun": ("bright_yellow", "93"),
-    "span": ("bright_magenta", "95"),
-    "spaces": ("bright_cyan", "96"),
-    "navixy": ("bright_green", "92"),
-    "generic": ("white", "37"),
-    None: ("dim", "2"),
+#: The 16 standard colour names a dialect may declare (``Dialect.colour``),
+#: as ANSI SGR parameters; rich reads the same names.
+COLOUR_SGR: dict[str, str] = {
+    **{name: str(30 + i) for i, name in enumerate(("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"))},
+    **{f"bright_{name}": str(90 + i) for i, name in enumerate(("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"))},
 }
+
+
+def dialect_styles() -> dict[str | None, tuple[str, str]]:
+    """dialect name → (rich style, ANSI SGR parameters), from each dialect's
+    declared ``colour``; ``None`` (unparsed) is dim. Unknown colour names fall
+    back to white."""
+    from presencectl.core import dialects
+
+    styles: dict[str | None, tuple[str, str]] = {
+        d.name: (d.colour, COLOUR_SGR[d.colour]) if d.colour in COLOUR_SGR else ("white", "37")
+        for d in dialects.registry()
+    }
+    styles[None] = ("dim", "2")
+    return styles
 _RESET = "\x1b[0m"
 
 
@@ -278,13 +289,15 @@ def _pretty(
     pick: Callable[[Event], Any],
     show_time: bool,
 ) -> Callable[[Event], bytes]:
+    # Precomputed once per renderer: the per-line path only looks codes up.
+    dialect_styles_ = dialect_styles()
     if opts.color:
         kind_sgr = {k: f"\x1b[{v[1]}m" for k, v in KIND_STYLES.items()}
-        dialect_sgr = {k: f"\x1b[{v[1]}m" for k, v in DIALECT_STYLES.items()}
+        dialect_sgr = {k: f"\x1b[{v[1]}m" for k, v in dialect_styles_.items()}
         dim, bold, reset = "\x1b[2m", "\x1b[1m", _RESET
     else:
         kind_sgr = {k: "" for k in KIND_STYLES}
-        dialect_sgr = {k: "" for k in DIALECT_STYLES}
+        dialect_sgr = {k: "" for k in dialect_styles_}
         dim = bold = reset = ""
     other_kind = kind_sgr["other"]
     generic = dialect_sgr["generic"]

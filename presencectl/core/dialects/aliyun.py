@@ -1,7 +1,10 @@
 """Aliyun IoT Living Link app channel, delivered over MQTT.
 
-Messages arrive on ``/sys/{productKey}/{deviceName}/app/down/...`` with a
-``method`` naming the event (sometimes empty: then the topic suffix does).
+Follows the vendor's 长连接服务 (long-connection service) page (vendor-docs/
+aliyun-living-link-app-channel.txt). Messages arrive on
+``/sys/{productKey}/{deviceName}/app/down/...`` with a ``method`` naming the
+event (sometimes empty: then the topic suffix does); the client sends the
+account bind/unbind requests on ``.../app/up/account/...``.
 ``thing.status`` values: 0 inactive, 1 online, 3 offline, 8 disabled.
 OTA ``upgradeStatus``: 0 pending, 1 upgrading, 2 error, 3 failed, 4 done.
 """
@@ -17,20 +20,82 @@ NAME = "aliyun"
 STATUS_WORDS = {0: "inactive", 1: "online", 3: "offline", 8: "disabled"}
 STATUS_PRESENCE = {0: "offline", 1: "online", 3: "offline", 8: "offline"}
 OTA_WORDS = {0: "pending", 1: "upgrading", 2: "error", 3: "failed", 4: "done"}
+TOPO_WORDS = {0: "added", 1: "already bound to another gateway", 2: "registration failed"}
 
+#: The page's topics, in its order (the topic suffix, dots for slashes, is the type).
 TYPES = {
-    "thing.properties": TypeInfo(Kind.MESSAGE, None, "property values reported"),
-    "thing.events": TypeInfo(Kind.MESSAGE, None, "a device event (info/alert/error)"),
-    "thing.status": TypeInfo(Kind.STATE, None, "online state: 0 inactive, 1 online, 3 offline, 8 disabled"),
-    "thing.topo.add.status": TypeInfo(Kind.LIFECYCLE, None, "a sub-device joined a gateway"),
-    "thing.topo.delete.status": TypeInfo(Kind.LIFECYCLE, None, "a sub-device left a gateway"),
-    "thing.deviceinfo": TypeInfo(Kind.LIFECYCLE, None, "device tags changed"),
-    "thing.service": TypeInfo(Kind.MESSAGE, None, "a service call reply"),
-    "thing.list.found": TypeInfo(Kind.LIFECYCLE, None, "a gateway discovered sub-devices"),
+    "account.bind": TypeInfo(Kind.LIFECYCLE, None, "the app binds its MQTT channel to the iotToken's user (up)"),
+    "account.bind_reply": TypeInfo(Kind.LIFECYCLE, None, "reply to an account bind request (code 200 = success)"),
+    "account.unbind": TypeInfo(Kind.LIFECYCLE, None, "the app unbinds its MQTT channel from the user (up)"),
+    "account.unbind_reply": TypeInfo(Kind.LIFECYCLE, None, "reply to an account unbind request (code 200 = success)"),
+    "thing.properties": TypeInfo(Kind.MESSAGE, None, "device property values pushed (items: time and value)"),
+    "thing.events": TypeInfo(Kind.MESSAGE, None, "a device event pushed (type info, error, …)"),
+    "thing.status": TypeInfo(Kind.STATE, None, "connection state: 0 inactive, 1 online, 3 offline, 8 disabled"),
+    "thing.topo.add.status": TypeInfo(Kind.LIFECYCLE, None, "result of adding a sub-device: 0 added, 1 bound elsewhere, 2 failed"),
     "ota.device.forward": TypeInfo(Kind.FIRMWARE, None, "OTA progress: 0 pending, 1 upgrading, 2 error, 3 failed, 4 done"),
-    "account.bind_reply": TypeInfo(Kind.LIFECYCLE, None, "reply to an account bind request (code 200 = ok)"),
-    "account.unbind_reply": TypeInfo(Kind.LIFECYCLE, None, "reply to an account unbind request"),
-    "_thing.event.notify": TypeInfo(Kind.LIFECYCLE, None, "a notification about a thing (bind, unbind, share)"),
+}
+#: Not on the page: named by SPEC §2.
+EXTRA_TYPES = {
+    "_thing.event.notify": TypeInfo(Kind.LIFECYCLE, None, "a notification about a thing (bind, unbind, share) (SPEC §2)"),
+}
+KNOWN = {**EXTRA_TYPES, **TYPES}
+#: Fields the page names.
+FIELDS = {
+    "id": "message id",
+    "version": "protocol version (1.0)",
+    "method": "the event (empty for property pushes: the topic says)",
+    "request.clientId": "account bind/unbind: the MQTT channel's client id",
+    "params.iotToken": "account bind: the user's token (a credential: never shown)",
+    "code": "bind/unbind reply: 200 = success",
+    "message": "bind/unbind reply: success or what went wrong",
+    "params.iotId": "the device (the subject)",
+    "params.productKey": "the device's product key",
+    "params.deviceName": "the device's name",
+    "params.items": "thing.properties: {identifier: {time, value}} per property",
+    "params.identifier": "thing.events: the event's identifier",
+    "params.name": "thing.events: the event's name",
+    "params.type": "thing.events: info, error, …",
+    "params.value": "thing.events: the event's parameters",
+    "params.time": "thing.events: when, epoch milliseconds",
+    "params.status.value": "thing.status: 0 inactive, 1 online, 3 offline, 8 disabled",
+    "params.status.time": "thing.status: when this state began, epoch milliseconds",
+    "param.status": "thing.topo.add.status: 0 added, 1 bound to another gateway, 2 failed",
+    "param.subIotId": "thing.topo.add.status: the sub-device (the subject)",
+    "param.subProductKey": "thing.topo.add.status: the sub-device's product key",
+    "param.subDeviceName": "thing.topo.add.status: the sub-device's name",
+    "param.oldGwIotId": "thing.topo.add.status: the gateway it was bound to",
+    "param.oldGwProductKey": "thing.topo.add.status: that gateway's product key",
+    "param.oldGwDeviceName": "thing.topo.add.status: that gateway's name",
+    "param.newGwIotId": "thing.topo.add.status: the gateway it is bound to now",
+    "param.newGwProductKey": "thing.topo.add.status: that gateway's product key",
+    "param.newGwDeviceName": "thing.topo.add.status: that gateway's name",
+    "params.srcVersion": "ota.device.forward: the upgrade's source version",
+    "params.destVersion": "ota.device.forward: the upgrade's target version",
+    "params.step": "ota.device.forward: progress percent, or an error code",
+    "params.desc": "ota.device.forward: what the step or error code means",
+    "params.upgradeStatus": "ota.device.forward: 0 pending, 1 upgrading, 2 error, 3 failed, 4 done",
+}
+CODES = {
+    "params.status.value": {str(k): v for k, v in STATUS_WORDS.items()},
+    "params.upgradeStatus": {
+        "0": "pending (waiting to upgrade or to be confirmed)",
+        "1": "upgrading",
+        "2": "error (the upgrade hit a problem)",
+        "3": "failed",
+        "4": "done",
+    },
+    "param.status": {
+        "0": "the sub-device was added to the topology",
+        "1": "sub-device registration: already bound to another gateway",
+        "2": "sub-device registration failed",
+    },
+    "params.type": {
+        "info": "information",
+        "error": "an error (kind error)",
+        "block": "as the page lists it (kind message)",
+        "alert": "an alert (TSL event type; kind error)",
+    },
+    "code": {"200": "success"},
 }
 _PREFIX_KINDS = (("ota.", Kind.FIRMWARE), ("thing.topo", Kind.LIFECYCLE), ("account.", Kind.LIFECYCLE))
 _METHOD_PREFIXES = ("thing.", "ota.", "account.", "_thing.")
@@ -95,7 +160,7 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
         etype = tparts[2].replace("/", ".")
     else:
         etype = _infer(obj)
-    info = TYPES.get(etype)
+    info = KNOWN.get(etype)
     kind = info.kind if info else next(
         (k for p, k in _PREFIX_KINDS if etype.startswith(p)), Kind.MESSAGE if etype.startswith("thing.") else Kind.OTHER
     )
@@ -131,8 +196,14 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
             parts.append(OTA_WORDS.get(code, str(code)))
             if code in (2, 3):
                 kind = Kind.ERROR
-        if params.get("step") is not None:
-            parts.append(f"{params['step']}%")
+        step = _int(params.get("step"))
+        if step is not None:
+            # The page: "progress percent and error code": below 0 it is an error code.
+            parts.append(f"{step}%" if step >= 0 else f"step={step}")
+            if step < 0:
+                kind = Kind.ERROR
+        elif params.get("step") is not None:
+            parts.append(f"step={short(params['step'], 20)}")
         desc = params.get("desc")
         if desc and desc != OTA_WORDS.get(code):
             parts.append(short(desc))
@@ -140,9 +211,13 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
         ident = params.get("identifier")
         if ident:
             parts.append(short(ident))
-        if params.get("type") in ("alert", "error"):
+        if params.get("name"):
+            parts.append(f"({short(params['name'], 30)})")
+        etype_word = params.get("type")
+        if etype_word in ("alert", "error"):
             kind = Kind.ERROR
-            parts.append(str(params["type"]))
+        if etype_word is not None and etype_word != "info":
+            parts.append(short(etype_word, 20))
         value = params.get("value")
         if isinstance(value, dict) and value:
             parts.append(" ".join(f"{k}={short(v, 24)}" for k, v in list(value.items())[:4]))
@@ -156,6 +231,10 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
                     when = item.get("time")
                 shown.append(f"{key}={short(value, 24)}")
             parts.append(" ".join(shown))
+    elif etype in ("account.bind", "account.unbind"):
+        request = obj.get("request")
+        if isinstance(request, dict) and request.get("clientId") is not None:
+            parts.append(f"clientId={short(request['clientId'], 40)}")
     elif etype.startswith("account."):
         code = obj.get("code")
         if code is not None:
@@ -164,13 +243,19 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
                 kind = Kind.ERROR
         if obj.get("message"):
             parts.append(short(obj["message"]))
-    elif etype == "thing.topo.add.status" or etype == "thing.topo.delete.status":
+    elif etype.startswith("thing.topo."):
         if params.get("subDeviceName"):
             parts.append(f"sub={short(params.get('subProductKey'))}/{short(params['subDeviceName'])}")
-        if params.get("newGwDeviceName"):
-            parts.append(f"gateway={short(params['newGwDeviceName'])}")
-        if params.get("status") is not None:
-            parts.append(f"status={params['status']}")
+        old, new = params.get("oldGwDeviceName"), params.get("newGwDeviceName")
+        if new:
+            parts.append(f"gateway={short(old)} → {short(new)}" if old and old != new else f"gateway={short(new)}")
+        code = _int(params.get("status"))
+        if code is not None:
+            parts.append(f"status={TOPO_WORDS.get(code, code)}" if etype == "thing.topo.add.status" else f"status={code}")
+            if etype == "thing.topo.add.status" and code == 2:
+                kind = Kind.ERROR
+        elif params.get("status") is not None:
+            parts.append(f"status={short(params['status'], 20)}")
     else:
         for key in ("identifier", "status", "value"):
             if params.get(key) is not None:
@@ -178,6 +263,39 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     return Event(NAME, etype, kind, subject, times(when), " ".join(parts), obj, presence)
 
 
+def reason(event: Event) -> str | None:
+    """The ``thing.status`` word (``online``, ``disabled``); else the type."""
+    raw = event.raw if isinstance(event.raw, dict) else {}
+    params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
+    status = params.get("status")
+    if isinstance(status, dict):
+        status = status.get("value")
+    code = _int(status)
+    if code is None:
+        return event.type
+    return STATUS_WORDS.get(code, f"status={code}")
+
+
 DIALECT = register(
-    Dialect(NAME, "Aliyun IoT app channel (MQTT)", "bright_yellow", sniff, normalize, TYPES)
+    Dialect(
+        NAME,
+        "Aliyun IoT app channel (MQTT)",
+        "bright_yellow",
+        sniff,
+        normalize,
+        TYPES,
+        vendor="Aliyun",
+        transport="MQTT(S) with a signed device login; topics /sys/{productKey}/{deviceName}/app/down/...",
+        example=(
+            "presencectl tail mqtts://$PK.iot-as-mqtt.cn-shanghai.aliyuncs.com:8883"
+            ' --aliyun-device $PK/$DN --device-secret "$SECRET" -T "/sys/$PK/$DN/app/down/#"'
+            " --publish /sys/$PK/$DN/app/up/account/bind @bind.json"
+        ),
+        order=20,
+        extra_types=EXTRA_TYPES,
+        fields=FIELDS,
+        codes=CODES,
+        reason=reason,
+        source="aliyun-living-link-app-channel.txt",
+    )
 )

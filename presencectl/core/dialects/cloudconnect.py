@@ -1,29 +1,62 @@
 """Munic CloudConnect presence notifications.
 
+Follows the vendor's presence page (vendor-docs/munic-cloudconnect-presence.txt).
 Delivered by HTTP webhook as a JSON array of ``{"meta": {"event":
 "presence", "account": …}, "payload": {…}}`` envelopes, and also seen bare.
 Ids are 64-bit integers (``id``, ``connection_id``) with ``*_str`` twins.
+The vendor's reason lists are not exhaustive: any reason renders.
 """
 
 from __future__ import annotations
 
-from presencectl.core.dialects import Dialect, TypeInfo, register, short, text_or_none
+from presencectl.core.dialects import Dialect, TypeInfo, register, short, text_or_none, word
 from presencectl.core.events import Event, Kind
 from presencectl.core.times import TimeParser
 
 NAME = "cloudconnect"
 
+#: The presence ``type`` values the vendor documents.
 TYPES = {
-    "connect": TypeInfo(Kind.CONNECT, "online", "the device opened a connection"),
-    "disconnect": TypeInfo(Kind.DISCONNECT, "offline", "the device's connection closed"),
-    "failed_connect": TypeInfo(Kind.ERROR, None, "a connection attempt was refused"),
-    "declare_asset": TypeInfo(Kind.LIFECYCLE, None, "an asset was declared on the platform"),
-    # Other webhook channels come in the same envelope.
-    "track": TypeInfo(Kind.MESSAGE, None, "tracking data (webhook channel)"),
-    "message": TypeInfo(Kind.MESSAGE, None, "a message (webhook channel)"),
+    "connect": TypeInfo(Kind.CONNECT, "online", "the device connected or reconnected to the server"),
+    "disconnect": TypeInfo(Kind.DISCONNECT, "offline", "the server closed the communication socket with the device"),
+    "failed_connect": TypeInfo(Kind.ERROR, None, "the device could not connect (asset unknown: null)"),
+    "declare_asset": TypeInfo(Kind.LIFECYCLE, None, "the asset was declared for the first time on the platform"),
 }
-PRESENCE_TYPES = frozenset(("connect", "disconnect", "failed_connect", "declare_asset"))
+#: Not on the presence page: other webhook channels in the same envelope
+#: (``meta.event``), and a presence body without a ``type``.
+EXTRA_TYPES = {
+    "track": TypeInfo(Kind.MESSAGE, None, "tracking data (another webhook channel)"),
+    "message": TypeInfo(Kind.MESSAGE, None, "a message (another webhook channel)"),
+    "presence": TypeInfo(Kind.OTHER, None, "a presence with no type"),
+}
+PRESENCE_TYPES = frozenset(TYPES)
 _OTHER = TypeInfo(Kind.OTHER)
+#: The presence fields the vendor documents, and the webhook envelope.
+FIELDS = {
+    "id": "64-bit unique track identifier (kept exact)",
+    "id_str": "the id as a string",
+    "connection_id": "64-bit unique connection identifier (kept exact)",
+    "connection_id_str": "the connection id as a string",
+    "type": "connect | disconnect | failed_connect | declare_asset",
+    "reason": "why, from the server (disconnect) or the device (connect); not an exhaustive list",
+    "asset": "IMEI of the device (the subject); null on failed_connect",
+    "time": "when CloudConnect created the event, RFC 3339",
+    "meta.event": "webhook envelope: the channel (presence)",
+    "meta.account": "webhook envelope: the CloudConnect account",
+}
+#: Reasons: the page's lists are not reproduced in it; these are the ones
+#: SPEC §2 and the samples name. Others render as they come.
+CODES = {
+    "reason": {
+        "cold_boot": "the device started from power-off (connect)",
+        "suspend_boot": "the device woke from suspend (connect)",
+        "idle_out": "the connection was idle too long",
+        "ppp_lost": "the device lost its PPP data link",
+        "network_activity_timeout": "no network activity within the timeout (disconnect)",
+        "socket_closed": "the communication socket was closed (disconnect)",
+        "unknown_device": "the device is not known to the platform (failed_connect)",
+    },
+}
 
 
 def _body(obj: dict) -> tuple[dict, str | None]:
@@ -53,7 +86,7 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
         etype = etype if isinstance(etype, str) and etype else "presence"
     else:
         etype = channel
-    info = TYPES.get(etype, _OTHER)
+    info = TYPES.get(etype) or EXTRA_TYPES.get(etype, _OTHER)
     parts = []
     reason = body.get("reason")
     if reason is not None:
@@ -77,6 +110,28 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     )
 
 
+def reason(event: Event) -> str | None:
+    """The ``reason`` of the presence (``cold_boot``, ``socket_closed``…), else the type."""
+    body = _body(event.raw)[0] if isinstance(event.raw, dict) else {}
+    return word(body.get("reason")) or event.type
+
+
 DIALECT = register(
-    Dialect(NAME, "Munic CloudConnect presence webhooks", "bright_blue", sniff, normalize, TYPES)
+    Dialect(
+        NAME,
+        "Munic CloudConnect presence webhooks",
+        "bright_blue",
+        sniff,
+        normalize,
+        TYPES,
+        vendor="CloudConnect",
+        transport="HTTP webhook POST: a JSON array of {meta, payload} envelopes (presencectl listens)",
+        example="presencectl tail http://127.0.0.1:8088/munic --listen --record munic.capture.ndjson",
+        order=10,
+        extra_types=EXTRA_TYPES,
+        fields=FIELDS,
+        codes=CODES,
+        reason=reason,
+        source="munic-cloudconnect-presence.txt",
+    )
 )

@@ -62,4 +62,22 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     return Event(NAME, etype, kind, subject, when, summary, obj, presence)
 
 
-DIALECT = register(Dialect(NAME, "any other JSON object", "white", sniff, normalize, {}))
+DIALECT = register(
+    Dialect(
+        NAME,
+        "any other JSON object",
+        "white",
+        sniff,
+        normalize,
+        {},
+        transport="any source: WebSocket, MQTT, Socket.IO, webhook, files, stdin",
+        example="presencectl cat events.ndjson --dialect generic",
+        order=1_000_000,  # accepts anything: always tried last
+        fields={
+            "|".join(TYPE_KEYS): "the type: the first of these that is a non-empty string",
+            "|".join(SUBJECT_KEYS): "the subject: the first of these present",
+            "|".join(TIME_KEYS): "the time: the first of these that reads as one",
+            "reason": "why presence changed, when present",
+        },
+    )
+)

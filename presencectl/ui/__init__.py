@@ -1,0 +1,1 @@
+"""Everything drawn for people: timelines (terminal, SVG, HTML)."""
