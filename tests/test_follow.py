@@ -175,3 +175,36 @@ def test_sigterm_ends_with_143_and_the_summary(tmp_path):
         tail.proc.send_signal(signal.SIGTERM)
         assert tail.finish() == 143, tail.stderr
     assert "1 frame, 1 event" in tail.stderr
+
+
+def test_follower_by_name_with_a_fake_clock(tmp_path):
+    """The follower alone, deterministic: each idle poll runs the next file operation."""
+    from presencectl.follow import Follower
+
+    path = tmp_path / "f.ndjson"
+    path.write_bytes(b"a\n")
+    now = [0.0]
+
+    def rotate() -> None:
+        path.rename(tmp_path / "f.ndjson.1")
+        with (tmp_path / "f.ndjson.1").open("ab") as fh:
+            fh.write(b"last-in-old")  # no newline: still delivered, not lost
+        path.write_bytes(b"c\n")
+
+    actions = iter([
+        lambda: append(path, "b\npart"),
+        lambda: append(path, "ial\n"),
+        rotate,
+        lambda: path.write_bytes(b""),
+        lambda: append(path, "d\n"),
+    ])
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        next(actions, lambda: None)()
+
+    notes: list[str] = []
+    follower = Follower(str(path), notes.append, idle=1.0, interval=0.25, clock=lambda: now[0], sleep=sleep)
+    assert list(follower.lines()) == [b"a\n", b"b\n", b"partial\n", b"last-in-old\n", b"c\n", b"d\n"]
+    assert follower.idle_ended
+    assert [n.split(": ", 1)[1].split(";")[0] for n in notes] == ["replaced (rotated)", "truncated"]
