@@ -202,24 +202,28 @@ class Samples:
     spread over the whole stream; the median is exact until the cap is reached.
     """
 
-    __slots__ = ("values", "stride", "skip", "cap")
+    __slots__ = ("values", "seen", "mask", "cap")
 
     def __init__(self, cap: int = 2048) -> None:
         self.values: list[float] = []
-        self.stride = 1
-        self.skip = 0
+        #: Values offered; one is kept when ``seen & mask`` is 0 (mask: stride - 1).
+        self.seen = 0
+        self.mask = 0
         self.cap = cap
 
     def add(self, value: float) -> None:
-        if self.skip:
-            self.skip -= 1
-            return
-        self.skip = self.stride - 1
-        values = self.values
-        values.append(value)
-        if len(values) >= self.cap:
-            del values[1::2]
-            self.stride *= 2
+        seen = self.seen
+        self.seen = seen + 1
+        if not seen & self.mask:
+            values = self.values
+            values.append(value)
+            if len(values) >= self.cap:
+                self.thin()
+
+    def thin(self) -> None:
+        """Keep every other sample, and from now on every other value as well."""
+        del self.values[1::2]
+        self.mask = self.mask * 2 + 1
 
     def median(self) -> float | None:
         """The median of the samples (None when there are none)."""
@@ -574,7 +578,7 @@ class PresenceTracker:
                     samples = s.skews = Samples()
                 samples.add(skew)
                 worst = s.skew_worst
-                if worst is None or abs(skew) > abs(worst):
+                if worst is None or (skew if skew >= 0 else -skew) > (worst if worst >= 0 else -worst):
                     s.skew_worst = skew
         if t is not None:
             prev = s.last_t
