@@ -37,7 +37,7 @@ def test_device_clocks_are_reported_as_skew():
     report = stats_json(MIXED)
     skew = report["clock_skew"]
     assert skew["limit_s"] == 300.0 and skew["outliers"] == 4
-    assert skew["subjects"] == ["357322041802978", "4z819VQHk6VSLmmBJfrf00107ee200"]
+    assert skew["subjects"] == 2  # a count: names are in subjects[] (and anonymised captures compare equal)
     assert abs(skew["median_s"]) < 5
     subjects = {s["subject"]: s for s in report["subjects"]}
     worst = subjects["357322041802978"]
@@ -61,7 +61,7 @@ def test_clock_event_keeps_device_times():
 def test_plain_ndjson_has_no_receive_times():
     report = stats_json(input=fixture("events.ndjson").read_bytes())
     assert report["settings"]["clock"] == "event"
-    assert report["clock_skew"] == {"events": 0, "median_s": None, "limit_s": 300.0, "outliers": 0, "subjects": []}
+    assert report["clock_skew"] == {"events": 0, "median_s": None, "limit_s": 300.0, "outliers": 0, "subjects": 0}
     assert all(s["skew_median_s"] is None and s["skew_worst_s"] is None for s in report["subjects"])
     assert "clocks" not in run_cli("stats", "-", input=fixture("events.ndjson").read_bytes()).stdout.decode()
 

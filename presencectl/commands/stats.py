@@ -44,7 +44,7 @@ durations are seconds rounded to milliseconds)::
       without events that carry both)
     clock_skew       {"events": n with both times, "median_s", "limit_s": 300.0,
                      "outliers": events off by more than limit_s,
-                     "subjects": [names whose worst skew is beyond limit_s]}
+                     "subjects": how many subjects' worst skew is beyond limit_s}
 
 With ``--by KEY`` the output is a single count table instead, schema
 ``presencectl.stats.by/1``::
