@@ -144,8 +144,8 @@ def main() -> None:
                 ("websockets recv() loop", [sys.executable, "-c", WEBSOCKETS_CLIENT, url]),
                 ("websocket-client recv_data()", [sys.executable, "-c", WSCLIENT_CLIENT, url]),
                 ("presencectl tail -f json", [*cli, "tail", url, "-f", "json", "--no-reconnect"]),
-                ("presencectl record -o FILE", [*cli, "record", url, "-o", capture, "--no-reconnect"]),
-                ("presencectl tail -f json --record", [*cli, "tail", url, "-f", "json", "--no-reconnect", "--record", capture]),
+                ("presencectl record -o FILE", [*cli, "record", url, "-o", capture, "--force", "--no-reconnect"]),
+                ("presencectl tail -f json --record", [*cli, "tail", url, "-f", "json", "--no-reconnect", "--record", capture, "--force"]),
             ]
             best: dict[str, dict] = {}
             for round_no in range(opts.rounds):

@@ -7,9 +7,10 @@ NDJSON, one record per line. Line 1 is a header::
 with credentials removed from the source. Each later line is a frame,
 ``{"t": <epoch seconds>, "topic": …, "text": <payload exactly as received>}``
 (``"b64"`` instead of ``"text"`` for binary data or invalid UTF-8), with
-optional keys for MQTT messages: ``"retained": true``, ``"qos": 1|2``,
-``"content_type": …``, ``"user_properties": [[name, value], …]`` (absent:
-not retained, QoS 0, none; older readers ignore them), or a
+optional keys for MQTT messages: ``"retained": true``, ``"dup": true`` for
+a redelivery, ``"qos": 1|2``, ``"content_type": …``, ``"user_properties":
+[[name, value], …]`` (absent: not retained, not resent, QoS 0, none; older
+readers ignore them), or a
 marker ``{"t": …, "mark": "connected"|"disconnected"|"reconnecting",
 "detail": …}``. Reading and writing files lives in ``transports/files.py``.
 """
@@ -25,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from presencectl.core.events import Frame, Marker, RetainedFrame
+from presencectl.core.events import Frame, Marker, frame_type
 from presencectl.errors import CaptureFormatError
 
 __all__ = [
@@ -137,38 +138,23 @@ def encode_header(header: Header) -> bytes:
 def encode_frame(frame: Frame) -> bytes:
     """One frame record, newline included. The payload is kept byte for byte."""
     data = frame.data
-    if frame.retained or frame.meta:
-        return _encode_with_meta(frame)
     if isinstance(data, bytes):
         # Binary frames and text that is not valid UTF-8 alike.
-        return orjson.dumps(
-            {"t": frame.t, "topic": frame.topic, "b64": base64.b64encode(data).decode()}
-        ) + b"\n"
-    try:
-        return orjson.dumps({"t": frame.t, "topic": frame.topic, "text": data}) + b"\n"
-    except TypeError:  # lone surrogates: keep them as escapes
-        import json
-
-        return json.dumps({"t": frame.t, "topic": frame.topic, "text": data}).encode() + b"\n"
-
-
-def _encode_with_meta(frame: Frame) -> bytes:
-    data = frame.data
-    record: dict[str, Any] = {"t": frame.t, "topic": frame.topic}
-    if isinstance(data, bytes):
-        record["b64"] = base64.b64encode(data).decode()
+        obj = {"t": frame.t, "topic": frame.topic, "b64": base64.b64encode(data).decode()}
     else:
-        record["text"] = data
+        obj = {"t": frame.t, "topic": frame.topic, "text": data}
     if frame.retained:
-        record["retained"] = True
-    if frame.meta:
-        record.update(frame.meta)
+        obj["retained"] = True
+    if frame.dup:  # an MQTT redelivery (DUP flag)
+        obj["dup"] = True
+    if frame.meta:  # MQTT message properties
+        obj.update(frame.meta)
     try:
-        return orjson.dumps(record) + b"\n"
+        return orjson.dumps(obj) + b"\n"
     except TypeError:  # lone surrogates: keep them as escapes
         import json
 
-        return json.dumps(record).encode() + b"\n"
+        return json.dumps(obj).encode() + b"\n"
 
 
 def meta_of(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -245,11 +231,8 @@ def decode_record(line: bytes | str) -> Frame | Marker:
     if text is not None:
         if type(text) is not str:
             raise ValueError("capture record 'text' is not a string")
-        if len(obj) > 3:  # optional keys: retained, MQTT message properties
-            meta = meta_of(obj)
-            if obj.get("retained") is True:
-                return RetainedFrame(text, t, obj.get("topic"), meta)
-            return Frame(text, t, obj.get("topic"), meta)
+        if len(obj) > 3:  # optional keys: retained, dup, MQTT message properties
+            return frame_type(obj.get("retained") is True, obj.get("dup") is True)(text, t, obj.get("topic"), meta_of(obj))
         return Frame(text, t, obj.get("topic"))
     b64 = obj.get("b64")
     if b64 is not None:
@@ -257,12 +240,8 @@ def decode_record(line: bytes | str) -> Frame | Marker:
             data = base64.b64decode(b64, validate=True)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"bad base64 in capture record: {exc}") from None
-        if len(obj) > 3:
-            meta = meta_of(obj)
-            if obj.get("retained") is True:
-                return RetainedFrame(data, t, obj.get("topic"), meta)
-            return Frame(data, t, obj.get("topic"), meta)
-        return Frame(data, t, obj.get("topic"))
+        meta = meta_of(obj) if len(obj) > 3 else None
+        return frame_type(obj.get("retained") is True, obj.get("dup") is True)(data, t, obj.get("topic"), meta)
     mark = obj.get("mark")
     if isinstance(mark, str):
         detail = obj.get("detail")
