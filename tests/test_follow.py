@@ -208,3 +208,12 @@ def test_follower_by_name_with_a_fake_clock(tmp_path):
     assert list(follower.lines()) == [b"a\n", b"b\n", b"partial\n", b"last-in-old\n", b"c\n", b"d\n"]
     assert follower.idle_ended
     assert [n.split(": ", 1)[1].split(";")[0] for n in notes] == ["replaced (rotated)", "truncated"]
+
+
+def test_deadline_ends_a_follow_that_waits_in_vain(tmp_path):
+    log = tmp_path / "devices.ndjson"
+    log.write_text(line("d1"))
+    result = run_cli("tail", str(log), "-F", "-s", "dev42", "-n", "1", "--deadline", "1", "-f", "json", timeout=30)
+    assert_no_traceback(result)
+    assert result.returncode == 3, result.stderr
+    assert b"deadline of 1 s passed before -n 1 was reached (0 shown)" in result.stderr
