@@ -57,8 +57,8 @@ class MqttVersion(StrEnum):
 TopicOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "-T", "--topic", metavar="FILTER",
-        help="Topic filter to subscribe to (repeatable; default '#'); + matches one level, # the rest. Not -t: that filters event types, and a -t value with / # or + is refused without -T (exit 2), warned about with it.",
+        "-T", "--topic", metavar="TOPIC",
+        help="Topic filter to subscribe to (repeatable; default '#'); + matches one level, # the rest. (-t filters event types; a -t with / # + and no -T is refused.)",
         rich_help_panel=MQTT, show_default=False,
     ),
 ]
