@@ -53,7 +53,7 @@ class TimeSource(StrEnum):
 
 TypeOpt = Annotated[
     list[str] | None,
-    typer.Option("-t", "--type", metavar="GLOB", help="Event type glob (repeatable); [bold]!T[/] excludes; not an MQTT topic (-T).", rich_help_panel=FILTERS, autocompletion=complete_types),
+    typer.Option("-t", "--type", metavar="GLOB", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS, autocompletion=complete_types),
 ]
 SubjectOpt = Annotated[
     list[str] | None,

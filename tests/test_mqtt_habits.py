@@ -53,8 +53,8 @@ def test_plain_type_globs_on_mqtt_say_nothing():
 
 
 def test_the_rule_is_in_help():
-    out = run_cli("tail", "--help", env=None).stdout.decode()
-    assert "filters event types" in " ".join(out.split())
+    out = run_cli("tail", "--help-all", env=None).stdout.decode()  # -T is in the MQTT group
+    assert "-t filters event types; a -t with / # + and no -T is refused" in " ".join(out.split())
 
 
 # ------------------------------------------------------------------ item 3: topic and message properties

@@ -407,13 +407,13 @@ RecordOpt = Annotated[
     typer.Option("--record", metavar="FILE", help="Also write a capture (.gz compresses), each frame before it is shown.", rich_help_panel=RECORDING, show_default=False),
 ]
 QuietOpt = Annotated[
-    bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a counter on a terminal).", rich_help_panel=RECORDING)
+    bool, typer.Option("-q", "--quiet", help="No events (--record: a counter on a terminal).", rich_help_panel=RECORDING)
 ]
 FollowOpt = Annotated[
     bool,
     typer.Option(
         "-F", "--follow",
-        help="SOURCE is a file: after its end, show lines as they are appended, like tail -F (the file's name is followed across rotation; a truncated file is read again from the start). Ends with Ctrl-C, -n, or --timeout without a new line.",
+        help="Follow a growing FILE like tail -F (rotation too).",
         rich_help_panel=RECORDING,
     ),
 ]
