@@ -43,6 +43,7 @@ __all__ = [
     "DeviceSecretFileOpt",
     "MqttArgs",
     "MqttCommand",
+    "check_type_filters",
 ]
 
 MQTT = "MQTT"
@@ -59,7 +60,7 @@ TopicOpt = Annotated[
     list[str] | None,
     typer.Option(
         "-T", "--topic", metavar="TOPIC",
-        help="Topic filter to subscribe to (repeatable; default '#'); + matches one level, # the rest.",
+        help="Topic filter to subscribe to (repeatable; default '#'); + matches one level, # the rest. (-t filters event types; a -t with / # + and no -T is refused.)",
         rich_help_panel=MQTT, show_default=False,
     ),
 ]
@@ -274,3 +275,29 @@ def _env_secret() -> str | None:
     import os
 
     return os.environ.get("PRESENCECTL_DEVICE_SECRET")
+
+
+#: What a topic filter has and an event type does not: level separators and wildcards.
+_TOPIC_CHARS = ("/", "#", "+")
+
+
+def check_type_filters(types: list[str] | None, topics: list[str], warn: Callable[[str], None]) -> None:
+    """Catch ``-t 'devices/#'`` on an MQTT source: a topic filter where an event type was meant.
+
+    ``-t`` filters event *types* (``mosquitto_sub -t`` subscribes to a topic).
+    Without ``-T`` the subscription is ``#`` and such a type filter would
+    silently hide every event, so it is refused; with ``-T`` given the user
+    knows the difference (a type may really contain ``/``), so it only warns.
+
+    Raises:
+        UsageError: a ``-t`` value looks like a topic filter and no ``-T`` was given.
+    """
+    suspects = [t for t in types or () if any(c in t for c in _TOPIC_CHARS)]
+    if not suspects:
+        return
+    shown = ", ".join(repr(t) for t in suspects)
+    if not topics:
+        raise UsageError(
+            f"-t {shown}: -t filters event types; subscribe with -T/--topic (e.g. -T {suspects[0].lstrip('!')!r})"
+        )
+    warn(f"-t {shown}: -t filters event types, not topics (subscriptions are -T/--topic)")

@@ -258,13 +258,26 @@ def run_cat(env: Environment, paths: list[str], pipeline: Pipeline, max_line: in
     return pipeline.counts
 
 
-def feed_lines(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline) -> None:
-    """Feed raw lines of ``reader``'s kind (capture records or NDJSON) through ``pipeline``."""
+def feed_lines(
+    reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline, received: Callable[[], float] | None = None
+) -> None:
+    """Feed raw lines of ``reader``'s kind (capture records or NDJSON) through ``pipeline``.
+
+    ``received`` stamps NDJSON payloads with a receive time (a followed file,
+    read as it grows). With a recorder (or ``received``) no line is skipped
+    by the filter's byte test: every line is recorded and counted.
+    """
     filt = pipeline.filter
-    if filt is not None and filt.prefilter is not None:
+    if filt is not None and filt.prefilter is not None and pipeline.recorder is None and received is None:
+        # (a recorder keeps every line; a followed file counts every line in its summary)
         lines = _prefiltered(lines, filt.prefilter)
     if reader.is_capture:
         pipeline.records(reader.records_from(lines))
+    elif received is not None:
+        frame = pipeline.frame
+        for record in payload_frames(ndjson_payloads(lines)):
+            record.t = received()
+            frame(record)
     else:
         pipeline.payloads(ndjson_payloads(lines))
 

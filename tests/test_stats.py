@@ -19,11 +19,14 @@ REPORT_KEYS = [
     "schema", "settings", "events", "malformed", "untimed", "out_of_order", "no_subject",
     "failed_connects", "first", "last", "span_s", "rate_per_s", "markers", "presence", "counts",
     "gaps", "gap_count", "gap_total_s", "subjects",
+    # added compatibly (issue 15): receive-time clock by default, device clocks judged apart
+    "clock_skew",
 ]
 SUBJECT_KEYS = [
     "subject", "dialect", "state", "state_since", "events", "first_seen", "last_seen", "last_type",
     "last_kind", "last_reason", "last_offline", "connects", "disconnects", "failed_connects", "errors",
     "changes", "flaps", "offline_s", "longest_offline_s", "longest_offline_start", "longest_silence_s",
+    "skew_median_s", "skew_worst_s",  # added compatibly (issue 15)
 ]
 
 
@@ -49,6 +52,7 @@ def test_json_schema_is_stable():
     assert all(list(g) == ["start", "end", "seconds"] for g in report["gaps"])
     assert report["subjects"] and all(list(s) == SUBJECT_KEYS for s in report["subjects"])
     assert set(report["counts"]["dialect"]) == {"cloudconnect", "aliyun", "span", "spaces", "navixy"}
+    assert list(report["clock_skew"]) == ["events", "median_s", "limit_s", "outliers", "subjects"]
 
 
 def test_by_schema_is_stable():
@@ -62,7 +66,7 @@ def test_by_schema_is_stable():
 
 
 def test_span_capture_figures():
-    report = stats_json(SPAN)
+    report = stats_json(SPAN, "--clock", "event")  # the figures below are on device times
     assert (report["events"], report["malformed"], report["span_s"]) == (109, 0, 903.0)
     subjects = by_subject(report)
     assert report["subjects"][0]["subject"] == "17kl14hm46h5aa"
@@ -98,7 +102,8 @@ def test_piped_report_is_plain_text_tables():
     for heading in ("Events by dialect", "Events by type", "Busiest subjects", "Presence by subject, most flaps first"):
         assert heading in out
     row = next(line for line in out.splitlines() if line.startswith("17kl14hm46h5aa") and "offline" in line)
-    assert row.split()[:8] == ["17kl14hm46h5aa", "offline", "08:15:05", "8", "8", "0", "13", "56s"]
+    # On receive times (the default for a capture): 59s offline (56s on device times).
+    assert row.split()[:8] == ["17kl14hm46h5aa", "offline", "08:15:05", "8", "8", "0", "13", "59s"]
     assert result.stderr == b""
 
 
@@ -116,13 +121,13 @@ def test_gaps_table_and_options():
 
 
 def test_flap_window_option():
-    subjects = by_subject(stats_json(SPAN, "--flap-window", "5s"))
+    subjects = by_subject(stats_json(SPAN, "--flap-window", "5s", "--clock", "event"))
     assert subjects["17kl14hm46h5aa"]["flaps"] == 5  # changes 3 to 5 s apart: 06:45, 06:50, 07:49, 08:14, 08:19
     assert stats_json(SPAN, "--flap-window", "5s")["settings"]["flap_window_s"] == 5.0
 
 
 def test_clock_received_uses_capture_times():
-    by_event = stats_json(str(fixture("cloudconnect.capture.ndjson")))
+    by_event = stats_json(str(fixture("cloudconnect.capture.ndjson")), "--clock", "event")
     by_received = stats_json(str(fixture("cloudconnect.capture.ndjson")), "--clock", "received")
     assert by_event["first"].startswith("2013-06-28")  # the vendor's sample batch at the end
     assert by_received["first"].startswith("2026-03-12") and by_received["out_of_order"] == 0

@@ -216,13 +216,16 @@ def run_live(
     live_table: bool = False,
     force: bool = False,
     view: Callable[..., Any] | None = None,
+    follow: bool = False,
 ) -> int:
-    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``).
+    """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``;
+    ``follow``: ``tail FILE --follow``).
 
     ``view`` makes the live view something else than the presence table
     (``timeline SOURCE``): called like :class:`~presencectl.live_table.LiveTable`.
     Returns the exit status: 0, or 3 when ``--deadline`` passed first.
     """
+    import dataclasses
     import os
     import time
 
@@ -235,7 +238,14 @@ def run_live(
     from presencectl.transports.files import CaptureWriter
 
     kind = source_kind(source_text, args.listen, args.sio.socketio)
-    check_applicable(kind, args)
+    if follow:
+        if kind != "file" or source_text == "-":
+            what = "stdin is read as it arrives already" if kind == "file" else f"{source_text} is a live stream already"
+            raise UsageError(f"--follow/-F is for a file that grows (like tail -F); {what}")
+        # A followed file ends after --timeout without a new line.
+        check_applicable(kind, dataclasses.replace(args, timeout=None))
+    else:
+        check_applicable(kind, args)
     session: Session | None = None
 
     def warn(message: str) -> None:  # from the transport: keep off the counter line
@@ -249,9 +259,18 @@ def run_live(
             raise UsageError("--live shows a table, not event lines: drop -f/--format and -v")
         if quiet:
             raise UsageError("--live and -q/--quiet exclude each other")
+    if kind == "mqtt":
+        from presencectl.mqtt_options import check_type_filters
+
+        check_type_filters(filters.types, args.mqtt.topics, env.warn)
     source = build_source(source_text, kind, args, env, warn) if kind != "file" else None
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
     overall = _duration(args.deadline, "--deadline") if args.deadline is not None else None
+    followed = None
+    if follow:  # opened before anything else: a missing or gzipped file is one error line
+        from presencectl.follow import FollowReader
+
+        followed = FollowReader(source_text, env.warn, env.note, idle=idle)
     if record == "-":
         raise UsageError("the capture needs a file name (not -)")
     if force and record is None:
@@ -311,6 +330,19 @@ def run_live(
             table.__enter__()
             table.attach(pipeline)
         gate.leave()  # raises a signal that came during the set-up
+        if followed is not None:
+            from presencectl.follow import follow_file
+
+            try:
+                with alarm(overall, gate):
+                    ending = follow_file(followed, pipeline)
+            except DeadlinePassed:
+                message, status = deadline_ending(overall, limit, pipeline.counts.shown)
+                env.note(message)
+                return int(status)
+            if ending:
+                env.note(ending)
+            return 0
         if source is None:
             from presencectl.options import parse_max_line
 
@@ -355,7 +387,7 @@ def run_live(
             elif session is not None:
                 session.capture = capture
                 env.note(session.summary() + kept_old)
-            elif record is not None or quiet:
+            elif record is not None or quiet or followed is not None:
                 env.note(summarize(pipeline, time.monotonic() - started, 0, capture) + kept_old)
         finally:
             gate.depth = 0
@@ -385,7 +417,15 @@ RecordOpt = Annotated[
     typer.Option("--record", metavar="FILE", help="Also write a capture (.gz compresses), each frame before it is shown.", rich_help_panel=RECORDING, show_default=False),
 ]
 QuietOpt = Annotated[
-    bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a counter on a terminal).", rich_help_panel=RECORDING)
+    bool, typer.Option("-q", "--quiet", help="No events (--record: a counter on a terminal).", rich_help_panel=RECORDING)
+]
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        "-F", "--follow",
+        help="Follow a growing FILE like tail -F (rotation too).",
+        rich_help_panel=RECORDING,
+    ),
 ]
 OutputFileOpt = Annotated[
     str,
@@ -395,7 +435,10 @@ OutputFileOpt = Annotated[
 
 @app.command("tail", cls=LiveCommand)
 @takes(*SOURCE_GROUPS, FILTERS, OUTPUT)
-def tail_cmd(source: SourceArg, *, record: RecordOpt = None, force: ForceOpt = False, quiet: QuietOpt = False, opts: Opts) -> None:
+def tail_cmd(
+    source: SourceArg, *, record: RecordOpt = None, force: ForceOpt = False, quiet: QuietOpt = False,
+    follow: FollowOpt = False, opts: Opts,
+) -> None:
     """Watch a live stream: WebSocket, MQTT, Socket.IO, a webhook receiver, or a file/stdin.
 
     Reconnects after a loss (a notice each time), repeating --send/--send-file.
@@ -417,7 +460,7 @@ def tail_cmd(source: SourceArg, *, record: RecordOpt = None, force: ForceOpt = F
         lambda: run_live(
             env, source, opts.connect_args(), opts.filter_args(), opts.output_args(),
             dialect=opts.dialect, assume_tz=opts.assume_tz,
-            limit=opts.limit, record=record, quiet=quiet, live_table=opts.live, force=force,
+            limit=opts.limit, record=record, quiet=quiet, live_table=opts.live, force=force, follow=follow,
         ),
     )
 

@@ -9,6 +9,7 @@ import typer
 from presencectl.app import app, deprecated, guarded
 from presencectl.console import Environment
 from presencectl.errors import UsageError
+from presencectl.mqtt_options import MqttVersion
 from presencectl.option_groups import FILTERS as FILTER_GROUP
 from presencectl.option_groups import INPUT, OUTPUT, Opt, Opts, takes
 from presencectl.options import (
@@ -102,8 +103,12 @@ def replay_cmd(
         typer.Option("--topic-prefix", metavar="NEW|OLD=NEW", help="--to mqtt: put NEW before every recorded topic, or replace a leading OLD with NEW.", rich_help_panel=TARGET),
     ] = None,
     qos: Annotated[
-        int, typer.Option("--qos", min=0, max=2, help="--to mqtt: QoS of the republished messages (retain is always off).", rich_help_panel=TARGET)
+        int, typer.Option("--qos", min=0, max=2, help="--to mqtt: QoS of the republished messages (a message recorded as retained is republished retained).", rich_help_panel=TARGET)
     ] = 0,
+    mqtt_version: Annotated[
+        MqttVersion | None,
+        typer.Option("--mqtt-version", help="--to mqtt: protocol 3 (3.1.1, the default) or 5; 5 republishes the recorded content types and user properties.", rich_help_panel=TARGET, show_default=False),
+    ] = None,
     topic: Annotated[
         str | None,
         typer.Option("--default-topic", metavar="TOPIC", help="--to mqtt: the topic for frames recorded without one (WebSocket captures).", rich_help_panel=TARGET),
@@ -177,7 +182,7 @@ def replay_cmd(
         if serve is not None and to is not None:
             raise UsageError("--serve and --to are two different targets: give one")
         is_mqtt = to is not None and to.lower().startswith(("mqtt://", "mqtts://"))
-        for given, name in ((topic_prefix is not None, "--topic-prefix"), (qos != 0, "--qos"), (topic is not None, "--default-topic")):
+        for given, name in ((topic_prefix is not None, "--topic-prefix"), (qos != 0, "--qos"), (topic is not None, "--default-topic"), (mqtt_version is not None, "--mqtt-version")):
             if given and not is_mqtt:
                 raise UsageError(f"{name} only applies with --to mqtt://…")
         if live and (serve is not None or to is not None):
@@ -235,7 +240,8 @@ def replay_cmd(
                     timeout=connect_timeout,
                     replay_disconnects=replay_disconnects,
                     warn=env.warn,
-                    extra={"topic_prefix": topic_prefix, "qos": qos, "topic": topic},
+                    extra={"topic_prefix": topic_prefix, "qos": qos, "topic": topic,
+                           "mqtt_version": mqtt_version.value if mqtt_version is not None else None},
                 ),
             )
             if replay_disconnects and not target.honours_disconnects:

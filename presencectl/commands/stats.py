@@ -14,6 +14,8 @@ durations are seconds rounded to milliseconds)::
 
     schema           "presencectl.stats/1"
     settings         {"clock": "event"|"received", "gap_s": 60.0, "flap_window_s": 300.0}
+                     (the clock used: with the default --clock auto, "received"
+                     when the input has receive times, i.e. a capture)
     events           events counted (after filters; Span keep-alives only with --keepalive)
     malformed        of those, payloads that could not be parsed (dialect null)
     untimed          events with neither an event time nor a receive time
@@ -27,7 +29,9 @@ durations are seconds rounded to milliseconds)::
     presence         subjects by state at the end: {"online": n, "offline": n, "unknown": n}
     counts.dialect   {dialect: n}, "unparsed" for malformed payloads; most first
     counts.kind      {kind: n}, "unparsed" likewise
-    counts.type      [{"dialect", "type", "kind", "count"}], most first
+    counts.type      [{"dialect", "type", "kind", "count"}], most first; type null
+                     with a dialect is a parsed event with no type (tables:
+                     "(no type)"), with dialect "unparsed" a malformed payload
     gaps             [{"start", "end", "seconds"}]: the 100 longest gaps, in time order
     gap_count        how many gaps there were
     gap_total_s      their total length
@@ -35,7 +39,12 @@ durations are seconds rounded to milliseconds)::
       subject, dialect, state ("online"|"offline"|null), state_since, events,
       first_seen, last_seen, last_type, last_kind, last_reason, last_offline,
       connects, disconnects, failed_connects, errors, changes, flaps,
-      offline_s, longest_offline_s, longest_offline_start, longest_silence_s
+      offline_s, longest_offline_s, longest_offline_start, longest_silence_s,
+      skew_median_s, skew_worst_s (device time minus receive time; null
+      without events that carry both)
+    clock_skew       {"events": n with both times, "median_s", "limit_s": 300.0,
+                     "outliers": events off by more than limit_s,
+                     "subjects": how many subjects' worst skew is beyond limit_s}
 
 With ``--by KEY`` the output is a single count table instead, schema
 ``presencectl.stats.by/1``::
@@ -84,6 +93,7 @@ class ByKey(StrEnum):
 
 
 class Clock(StrEnum):
+    auto = "auto"
     event = "event"
     received = "received"
 
@@ -128,8 +138,8 @@ def stats_cmd(
         str, typer.Option("--flap-window", metavar="DURATION", help="A state change within this long of the previous one is a flap.", rich_help_panel=ANALYSIS)
     ] = "5m",
     clock: Annotated[
-        Clock, typer.Option("--clock", help="Time to analyse: the event's own (else receive time), or receive time (else the event's).", rich_help_panel=ANALYSIS)
-    ] = Clock.event,
+        Clock, typer.Option("--clock", help="Time to analyse: auto = receive times where the input has them (captures), else the event's own; event = the event's own (else receive time); received = receive time (else the event's).", rich_help_panel=ANALYSIS)
+    ] = Clock.auto,
     opts: Opts,
 ) -> None:
     """What happened in a capture: counts, presence per subject, flaps, gaps.
@@ -137,8 +147,11 @@ def stats_cmd(
     Tables on a terminal, the same tables in plain text when piped, one JSON
     object with [bold]--json[/]. A [bold]flap[/] is a state change within
     --flap-window of the subject's previous state change; a [bold]gap[/] is a
-    quiet interval longer than --gap. Times are the event's own, else the
-    receive time (--clock received swaps them).
+    quiet interval longer than --gap. Times are receive times where the
+    input has them (a capture), else the event's own: device clocks are
+    often wrong, so they are judged apart, as [bold]clock skew[/] (device
+    time minus receive time, median and worst per subject; events more than
+    5m off are outliers). --clock event analyses device times instead.
 
     [bold]JSON[/] (schema presencectl.stats/1): schema, settings, events,
     malformed, untimed, out_of_order, no_subject, failed_connects, first,
@@ -147,8 +160,9 @@ def stats_cmd(
     dialect, state, state_since, events, first_seen, last_seen, last_type,
     last_kind, last_reason, last_offline, connects, disconnects,
     failed_connects, errors, changes, flaps, offline_s, longest_offline_s,
-    longest_offline_start, longest_silence_s. Times ISO 8601 UTC, durations
-    in seconds. With --by: schema presencectl.stats.by/1: by, events, rows
+    longest_offline_start, longest_silence_s, skew_median_s, skew_worst_s;
+    then clock_skew (events, median_s, limit_s, outliers, subjects). Times
+    ISO 8601 UTC, durations in seconds. With --by: schema presencectl.stats.by/1: by, events, rows
     (key, count, share).
 
     [bold]Examples[/]
@@ -428,6 +442,36 @@ class TimeFormat:
 STATE_STYLES = {"online": "bold green", "offline": "bold red", None: "dim"}
 
 
+def fmt_skew(seconds: float | None) -> str:
+    """A signed clock skew: ``+2.0s``, ``-4640d00h``, ``+0ms``.
+
+    >>> fmt_skew(-185)
+    '-3m05s'
+    """
+    if seconds is None:
+        return "-"
+    return ("-" if seconds < 0 else "+") + fmt_duration(abs(seconds))
+
+
+def skew_summary(tracker: PresenceTracker) -> Any:
+    """The overview's ``clocks`` line: device times against receive times."""
+    from rich.text import Text
+
+    limit = fmt_duration(tracker.skew_limit)
+    median = fmt_skew(tracker.skews.median())
+    line = Text(f"device time − receive time: median {median}")
+    if not tracker.skew_outliers:
+        line.append(f", every event within {limit}")
+        return line
+    off = tracker.skew_subjects()
+    names = ", ".join(f"{s.subject} {fmt_skew(s.skew_worst)}" for s in off[:3]) + (", …" if len(off) > 3 else "")
+    line.append(
+        f"; {tracker.skew_outliers:,} events more than {limit} off, from {len(off):,} subjects ({names})",
+        style="yellow",
+    )
+    return line
+
+
 def state_cell(state: str | None) -> Any:
     from rich.text import Text
 
@@ -486,7 +530,11 @@ def print_report(
         when.append(f"{fmt_duration(tracker.span)}", style="bold")
         if tracker.rate is not None:
             when.append(f", {tracker.rate:,.2f} events/s")
+        if tracker.clock == "auto":
+            when.append(f" ({'receive' if tracker.effective_clock == 'received' else 'event'} times)", style="dim")
         overview.add_row("time", when)
+    if tracker.skewed:
+        overview.add_row("clocks", skew_summary(tracker))
     states = tracker.states()
     subj = Text(f"{len(tracker.subjects):,}: ")
     subj.append(f"{states['online']:,} online", style=STATE_STYLES["online"])
@@ -521,6 +569,7 @@ def print_report(
 
 
 def _print_counts(console: Console, tracker: PresenceTracker, table: Any, limit: int | None) -> None:
+    from presencectl.core.presence import NO_TYPE, UNPARSED
     from presencectl.core.render import KIND_STYLES, dialect_styles
 
     total = tracker.events
@@ -542,7 +591,8 @@ def _print_counts(console: Console, tracker: PresenceTracker, table: Any, limit:
     t_type.add_column("share", justify="right")
     for (d, t), (n, k) in types[:limit]:
         style = KIND_STYLES.get(k, ("white", ""))[0]
-        t_type.add_row(_cell(t if t is not None else "unparsed", style), _cell(d or "-"), _cell(k or "-", style), _num(n), _share(n, total))
+        name = t if t is not None else (NO_TYPE if d is not None else UNPARSED)
+        t_type.add_row(_cell(name, style), _cell(d or "-"), _cell(k or "-", style), _num(n), _share(n, total))
     console.print(t_type)
     console.print()
     if not tracker.subjects:
@@ -576,6 +626,8 @@ PRESENCE_COLUMNS = (
     ("silent", "right", 5),
     ("last reason", "left", 2),
     ("last seen", "left", 3),
+    ("skew", "right", 2),
+    ("worst skew", "right", 3),
 )
 
 
@@ -616,6 +668,8 @@ def _print_presence(console: Console, tracker: PresenceTracker, table: Any, limi
             _cell(fmt_duration(s.longest_silence) if s.longest_silence else None),
             _cell(s.last_reason),
             _cell(tf(s.last_t)),
+            _skew_cell(s.skew_median(), tracker.skew_limit),
+            _skew_cell(s.skew_worst, tracker.skew_limit),
         ])
     names = [c[0] for c in PRESENCE_COLUMNS]
     keep = fit_columns(console.width, names, rows, [c[2] for c in PRESENCE_COLUMNS])
@@ -628,6 +682,10 @@ def _print_presence(console: Console, tracker: PresenceTracker, table: Any, limi
     for row in rows:
         t_pres.add_row(*(row[i] for i in keep))
     console.print(t_pres)
+
+
+def _skew_cell(value: float | None, limit: float) -> Any:
+    return _cell(fmt_skew(value) if value is not None else None, "yellow" if value is not None and abs(value) > limit else None)
 
 
 def _print_gaps(console: Console, tracker: PresenceTracker, table: Any, limit: int | None, tf: TimeFormat) -> None:
@@ -652,6 +710,7 @@ def by_table(tracker: PresenceTracker, by: str, top: int, tty: bool = True) -> A
     from rich.table import Table
     from rich.text import Text
 
+    from presencectl.core.presence import NO_TYPE, UNPARSED
     from presencectl.core.render import KIND_STYLES, dialect_styles
 
     rows = by_rows(tracker, by)
@@ -671,7 +730,8 @@ def by_table(tracker: PresenceTracker, by: str, top: int, tty: bool = True) -> A
         elif by == "kind":
             first = _cell(key, KIND_STYLES.get(key if key != "unparsed" else None, ("white", ""))[0])
         elif by == "type":
-            first = _cell(key if key is not None else "unparsed", KIND_STYLES.get(r.get("kind") if r.get("kind") != "unparsed" else None, ("white", ""))[0])
+            name = key if key is not None else (NO_TYPE if r.get("dialect") != UNPARSED else UNPARSED)
+            first = _cell(name, KIND_STYLES.get(r.get("kind") if r.get("kind") != "unparsed" else None, ("white", ""))[0])
         else:
             first = _cell(key if key is not None else "(no subject)", None if key is not None else "dim")
         cells = [first]

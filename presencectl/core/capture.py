@@ -6,8 +6,11 @@ NDJSON, one record per line. Line 1 is a header::
 
 with credentials removed from the source. Each later line is a frame,
 ``{"t": <epoch seconds>, "topic": …, "text": <payload exactly as received>}``
-(``"b64"`` instead of ``"text"`` for binary data or invalid UTF-8; MQTT adds
-``"retained": true`` and ``"dup": true`` for a redelivery), or a
+(``"b64"`` instead of ``"text"`` for binary data or invalid UTF-8), with
+optional keys for MQTT messages: ``"retained": true``, ``"dup": true`` for
+a redelivery, ``"qos": 1|2``, ``"content_type": …``, ``"user_properties":
+[[name, value], …]`` (absent: not retained, not resent, QoS 0, none; older
+readers ignore them), or a
 marker ``{"t": …, "mark": "connected"|"disconnected"|"reconnecting",
 "detail": …}``. Reading and writing files lives in ``transports/files.py``.
 """
@@ -23,7 +26,7 @@ from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 import orjson
 
-from presencectl.core.events import Frame, Marker, RetainedFrame, frame_type
+from presencectl.core.events import Frame, Marker, frame_type
 from presencectl.core.times import epoch_seconds
 from presencectl.errors import CaptureFormatError
 
@@ -36,6 +39,7 @@ __all__ = [
     "encode_frame",
     "encode_marker",
     "decode_record",
+    "meta_of",
     "parse_header",
     "MARKS",
 ]
@@ -159,12 +163,36 @@ def encode_frame(frame: Frame) -> bytes:
         obj["retained"] = True
     if frame.dup:  # an MQTT redelivery (DUP flag)
         obj["dup"] = True
+    if frame.meta:  # MQTT message properties
+        obj.update(frame.meta)
     try:
         return orjson.dumps(obj) + b"\n"
     except TypeError:  # lone surrogates: keep them as escapes
         import json
 
         return json.dumps(obj).encode() + b"\n"
+
+
+def meta_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The message properties of a record (or any dict with the same optional
+    keys), checked: wrong types are dropped, never trusted."""
+    meta: dict[str, Any] = {}
+    qos = obj.get("qos")
+    if qos in (1, 2) and type(qos) is int:
+        meta["qos"] = qos
+    content_type = obj.get("content_type")
+    if isinstance(content_type, str):
+        meta["content_type"] = content_type
+    props = obj.get("user_properties")
+    if isinstance(props, list):
+        pairs = [
+            [p[0], p[1]]
+            for p in props
+            if isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], str)
+        ]
+        if pairs:
+            meta["user_properties"] = pairs
+    return meta or None
 
 
 def encode_marker(marker: Marker) -> bytes:
@@ -244,12 +272,8 @@ def decode_record(line: bytes | str) -> Frame | Marker:
     if text is not None:
         if type(text) is not str:
             raise ValueError("capture record 'text' is not a string")
-        if obj.get("retained") is True:
-            if obj.get("dup") is True:
-                return frame_type(True, True)(text, t, topic)
-            return RetainedFrame(text, t, topic)
-        if obj.get("dup") is True:
-            return frame_type(False, True)(text, t, topic)
+        if len(obj) > 3:  # optional keys: retained, dup, MQTT message properties
+            return frame_type(obj.get("retained") is True, obj.get("dup") is True)(text, t, topic, meta_of(obj))
         return Frame(text, t, topic)
     b64 = obj.get("b64")
     if b64 is not None:
@@ -257,7 +281,8 @@ def decode_record(line: bytes | str) -> Frame | Marker:
             data = base64.b64decode(b64, validate=True)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"bad base64 in capture record: {exc}") from None
-        return frame_type(obj.get("retained") is True, obj.get("dup") is True)(data, t, topic)
+        meta = meta_of(obj) if len(obj) > 3 else None
+        return frame_type(obj.get("retained") is True, obj.get("dup") is True)(data, t, topic, meta)
     mark = obj.get("mark")
     if isinstance(mark, str):
         detail = obj.get("detail")

@@ -25,6 +25,7 @@ from presencectl.core.times import TimeParser
 __all__ = ["Decoder", "loads", "unparsed", "too_deep", "MAX_DEPTH"]
 
 _JSONDecodeError = orjson.JSONDecodeError
+_RETAINED = {"retained": True}
 
 #: JSON nested deeper than this is not read (an ``unparsed`` event says so):
 #: every later step (orjson writes at most 255 levels, the stdlib recurses)
@@ -151,11 +152,19 @@ class Decoder:
         return self._value(obj, data, topic, received)
 
     def decode_frame(self, frame: Frame) -> list[Event]:
-        """The events of one Frame; a retained MQTT message says so in each summary."""
+        """The events of one Frame; a retained MQTT message says so in each summary.
+
+        The frame's message properties (and the retain flag) go to every event's ``meta``.
+        """
         events = self.decode(frame.data, frame.topic, frame.t)
+        meta = frame.meta
         if frame.retained:
+            meta = {"retained": True, **meta} if meta else _RETAINED
             for event in events:
                 event.summary = f"(retained) {event.summary}".rstrip()
+        if meta is not None:
+            for event in events:
+                event.meta = meta
         return events
 
     def _normalize(self, obj: dict, topic: str | None) -> Event | list[Event]:

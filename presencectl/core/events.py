@@ -7,7 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Kind", "Presence", "Event", "Frame", "RetainedFrame", "Marker", "KINDS"]
+__all__ = ["Kind", "Presence", "Event", "Frame", "RetainedFrame", "Marker", "KINDS", "META_KEYS"]
+
+#: The optional keys of a message's metadata, in output order: they appear in
+#: ``-f json`` lines and capture records only when they say something
+#: (absent: QoS 0, not retained, no content type, no user properties).
+META_KEYS = ("retained", "qos", "content_type", "user_properties")
 
 
 class Kind(StrEnum):
@@ -63,6 +68,9 @@ class Event:
     received: float | None = None
     #: Span keep-alive frames are hidden unless asked for.
     keepalive: bool = False
+    #: What the transport said about the message besides its topic, as the
+    #: optional ``-f json`` keys (see :data:`META_KEYS`); None: nothing.
+    meta: dict[str, Any] | None = None
 
     @property
     def parsed(self) -> bool:
@@ -82,12 +90,16 @@ class Frame:
 
     ``data`` is ``str`` for text, ``bytes`` for a binary frame or text that is
     not valid UTF-8. ``t`` is the receive time (seconds since the epoch), None
-    when unknown (plain NDJSON files).
+    when unknown (plain NDJSON files). ``meta`` holds MQTT message properties
+    when there are any: ``qos`` (1 or 2; absent for 0), ``content_type``,
+    ``user_properties`` (a list of ``[name, value]`` pairs, in order,
+    repeats allowed); the capture keeps them as optional record keys.
     """
 
     data: str | bytes
     t: float | None = None
     topic: str | None = None
+    meta: dict[str, Any] | None = None
 
 
 class RetainedFrame(Frame):

@@ -17,9 +17,13 @@ Example::
 Definitions (these are the contract of ``stats`` and its JSON):
 
 *Time of an event*
-    With ``clock="event"`` (the default) the event's own time, falling back to
-    its receive time; with ``clock="received"`` the receive time, falling back
-    to the event's own time. An event with neither is counted (``untimed``)
+    With ``clock="event"`` (the tracker's default) the event's own time,
+    falling back to its receive time; with ``clock="received"`` or
+    ``clock="auto"`` (what ``stats`` asks for) the receive time, falling back
+    to the event's own time. Device clocks are often wrong (a tracker that
+    boots in 2013): where a capture holds receive times, spans, rates, gaps
+    and flaps are measured on them, and the device clocks are judged apart
+    (*clock skew*). An event with neither is counted (``untimed``)
     but not placed in time: it moves no first/last/span/gap figure, and a
     state change it carries adds no offline time and cannot be a flap.
 
@@ -75,6 +79,13 @@ Definitions (these are the contract of ``stats`` and its JSON):
     order but placed at the subject's latest time: a stale "disconnect"
     replayed from last year does not make the device offline since last year.
 
+*Clock skew*
+    For an event with both times: its own time minus its receive time
+    (positive: the device clock is ahead). Per subject the median (of at
+    most 2048 evenly spaced samples: exact below that) and the worst (largest
+    in size, sign kept). An event whose skew is larger than
+    ``skew_limit`` seconds (5 minutes) either way is an *event-time outlier*.
+
 *Last reason*
     Why the subject's presence last changed, in the vendor's words, as each
     dialect's ``reason`` declares it: CloudConnect ``reason`` (``cold_boot``, ``idle_out``, …), the Span event
@@ -112,13 +123,20 @@ __all__ = [
     "REPORT_KEYS",
     "SUBJECT_KEYS",
     "UNPARSED",
+    "NO_TYPE",
+    "SKEW_LIMIT",
 ]
 
 #: The ``schema`` value of :meth:`PresenceTracker.report`; bumped on any key change.
 SCHEMA = "presencectl.stats/1"
-CLOCKS = ("event", "received")
+CLOCKS = ("auto", "event", "received")
 #: Key used for unparsed payloads in the dialect and kind counts.
 UNPARSED = "unparsed"
+#: How tables name a parsed event that has no type (generic JSON without
+#: event/type/category/method), apart from unparsed payloads.
+NO_TYPE = "(no type)"
+#: Seconds a device clock may be off its receive time before the event is an outlier.
+SKEW_LIMIT = 300.0
 
 _FAIL_WORDS = ("fail", "refus", "reject", "denied")
 
@@ -176,6 +194,47 @@ def seconds(value: float | None) -> float | None:
 
 
 
+class Samples:
+    """Evenly spaced samples of a stream of numbers, in bounded memory, for a median.
+
+    Keeps every value until ``cap`` are held, then every other one of those
+    and every second value from then on, and so on: at most ``cap`` values,
+    spread over the whole stream; the median is exact until the cap is reached.
+    """
+
+    __slots__ = ("values", "seen", "mask", "cap")
+
+    def __init__(self, cap: int = 2048) -> None:
+        self.values: list[float] = []
+        #: Values offered; one is kept when ``seen & mask`` is 0 (mask: stride - 1).
+        self.seen = 0
+        self.mask = 0
+        self.cap = cap
+
+    def add(self, value: float) -> None:
+        seen = self.seen
+        self.seen = seen + 1
+        if not seen & self.mask:
+            values = self.values
+            values.append(value)
+            if len(values) >= self.cap:
+                self.thin()
+
+    def thin(self) -> None:
+        """Keep every other sample, and from now on every other value as well."""
+        del self.values[1::2]
+        self.mask = self.mask * 2 + 1
+
+    def median(self) -> float | None:
+        """The median of the samples (None when there are none)."""
+        values = sorted(self.values)
+        n = len(values)
+        if not n:
+            return None
+        mid = n // 2
+        return values[mid] if n % 2 else (values[mid - 1] + values[mid]) / 2
+
+
 class SubjectStats:
     """Running presence figures for one subject (see the module docstring).
 
@@ -212,6 +271,8 @@ class SubjectStats:
         "last_type",
         "last_kind",
         "last_reason",
+        "skews",
+        "skew_worst",
     )
 
     def __init__(self, subject: str, dialect: str | None) -> None:
@@ -243,6 +304,13 @@ class SubjectStats:
         self.last_type: str | None = None
         self.last_kind: str | None = None
         self.last_reason: str | None = None
+        #: Device time minus receive time of the events that have both.
+        self.skews: Samples | None = None
+        self.skew_worst: float | None = None
+
+    def skew_median(self) -> float | None:
+        """Median clock skew in seconds (None: no event with both times)."""
+        return self.skews.median() if self.skews is not None else None
 
     def offline_until(self, end: float | None) -> tuple[float, float]:
         """(total, longest) offline seconds, an open period counted up to ``end``."""
@@ -281,6 +349,8 @@ class SubjectStats:
             "longest_offline_s": seconds(longest),
             "longest_offline_start": iso(longest_start),
             "longest_silence_s": seconds(self.longest_silence),
+            "skew_median_s": seconds(self.skew_median()),
+            "skew_worst_s": seconds(self.skew_worst),
         }
 
 
@@ -347,8 +417,12 @@ class PresenceTracker:
         flap_window: seconds; a state change at most this long after the
             subject's previous one is a flap.
         gap: seconds; a quiet interval longer than this is a gap.
-        clock: ``"event"`` (event time, else receive time) or ``"received"``
-            (receive time, else event time).
+        clock: ``"event"`` (event time, else receive time), ``"received"``
+            (receive time, else event time) or ``"auto"``: like ``received``,
+            and the report names the clock that was used (``received`` when
+            any event had a receive time, else ``event``).
+        skew_limit: seconds; an event whose own time is further than this
+            from its receive time is an event-time outlier.
         max_gaps: how many of the longest gaps to keep (all are counted).
 
     Raises:
@@ -366,6 +440,7 @@ class PresenceTracker:
         gap: float = 60.0,
         clock: str = "event",
         max_gaps: int = 100,
+        skew_limit: float = SKEW_LIMIT,
     ) -> None:
         if not flap_window > 0:
             raise ValueError("the flap window must be a positive number of seconds")
@@ -377,6 +452,12 @@ class PresenceTracker:
         self.gap = float(gap)
         self.clock = clock
         self._by_event = clock == "event"
+        self.skew_limit = float(skew_limit)
+        #: Events with both times, those beyond skew_limit, all their skews.
+        self.skewed = 0
+        self.skew_outliers = 0
+        self.skews = Samples()
+        self.received_seen = False
         self._stamps: dict[Any, float | None] = {}
         self.max_gaps = max_gaps
         self.subjects: dict[str, SubjectStats] = {}
@@ -447,10 +528,21 @@ class PresenceTracker:
         counts = self._counts
         counts[key] = counts.get(key, 0) + 1
 
-        if self._by_event:
-            t = stamp if stamp is not None else received
+        skew = None
+        if received is not None:
+            if stamp is not None:
+                skew = stamp - received
+                self.skewed += 1
+                self.skews.add(skew)
+                if skew > self.skew_limit or -skew > self.skew_limit:
+                    self.skew_outliers += 1
+            if self._by_event:
+                t = stamp if stamp is not None else received
+            else:
+                t = received
+                self.received_seen = True
         else:
-            t = received if received is not None else stamp
+            t = stamp
         if t is None:
             self.untimed += 1
         else:
@@ -480,6 +572,14 @@ class PresenceTracker:
         s.last_kind = kind
         if received is not None:
             s.last_received = received
+            if skew is not None:
+                samples = s.skews
+                if samples is None:
+                    samples = s.skews = Samples()
+                samples.add(skew)
+                worst = s.skew_worst
+                if worst is None or (skew if skew >= 0 else -skew) > (worst if worst >= 0 else -worst):
+                    s.skew_worst = skew
         if t is not None:
             prev = s.last_t
             if prev is None:
@@ -605,6 +705,20 @@ class PresenceTracker:
             return None
         return (self.events - self.untimed) / span
 
+    @property
+    def effective_clock(self) -> str:
+        """The clock the times are on: ``event`` or ``received`` (``auto`` resolved)."""
+        if self.clock == "auto":
+            return "received" if self.received_seen else "event"
+        return self.clock
+
+    def skew_subjects(self) -> list[SubjectStats]:
+        """Subjects whose worst clock skew is beyond ``skew_limit``, worst first."""
+        limit = self.skew_limit
+        out = [s for s in self.subjects.values() if s.skew_worst is not None and abs(s.skew_worst) > limit]
+        out.sort(key=lambda s: (-abs(s.skew_worst or 0.0), s.subject))
+        return out
+
     def states(self) -> dict[str, int]:
         """How many subjects are online, offline, and of unknown state now."""
         out = {"online": 0, "offline": 0, "unknown": 0}
@@ -624,7 +738,7 @@ class PresenceTracker:
         types = sorted(self.by_type.items(), key=lambda kv: (-kv[1][0], str(kv[0][0]), str(kv[0][1])))
         return {
             "schema": SCHEMA,
-            "settings": {"clock": self.clock, "gap_s": self.gap, "flap_window_s": self.flap_window},
+            "settings": {"clock": self.effective_clock, "gap_s": self.gap, "flap_window_s": self.flap_window},
             "events": self.events,
             "malformed": self.malformed,
             "untimed": self.untimed,
@@ -652,6 +766,13 @@ class PresenceTracker:
             "gap_count": self.gap_count,
             "gap_total_s": seconds(self.gap_total),
             "subjects": [s.to_dict(end) for s in self.ranked()],
+            "clock_skew": {
+                "events": self.skewed,
+                "median_s": seconds(self.skews.median()),
+                "limit_s": self.skew_limit,
+                "outliers": self.skew_outliers,
+                "subjects": len(self.skew_subjects()),
+            },
         }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from presencectl.core.decode import orjson_dumps
-from presencectl.core.events import Event
+from presencectl.core.events import META_KEYS, Event
 
 __all__ = [
     "escape",
@@ -236,6 +236,11 @@ def payload_bytes(event: Event) -> bytes:
 def event_json(event: Event) -> bytes:
     """One ``--format json`` line (no newline). Keys are stable; ids exact.
 
+    MQTT messages add optional keys before ``payload`` when they say
+    something (:data:`~presencectl.core.events.META_KEYS`): ``retained``
+    (true), ``qos`` (1 or 2), ``content_type``, ``user_properties``
+    (``[[name, value], …]``).
+
     >>> event_json(Event("span", "x", "other", None, None, "", {}, text='{}'))[:30]
     b'{"time":null,"dialect":"span",'
     """
@@ -254,6 +259,9 @@ def event_json(event: Event) -> bytes:
             "presence": event.presence,
         }
     )
+    meta = event.meta
+    if meta is not None:
+        head = head[:-1] + b"," + _dumps({k: meta[k] for k in META_KEYS if k in meta})[1:]
     # The payload goes in as received (see payload_bytes); inline the common case.
     # The payload goes in as received (see payload_bytes); inline the common case.
     text = event.text
@@ -305,7 +313,10 @@ def make_renderer(opts: RenderOptions) -> Callable[[Event], bytes]:
                     f"{when}{e.dialect} {escape(e.type or '-')} {escape(e.subject or '-')} "
                     f"{escape(e.summary)}"
                 )
-            return line.rstrip().encode("utf-8", "backslashreplace") + b"\n"
+            line = line.rstrip()
+            if e.topic is not None:
+                line += f" topic={escape(e.topic)}"
+            return line.encode("utf-8", "backslashreplace") + b"\n"
 
         return compact
     if opts.fmt != "pretty":
@@ -346,12 +357,36 @@ def _pretty(
                 f"{kind}{escape(e.type or '-'):<24}{reset} "
                 f"{bold}{escape(e.subject or '-'):<18}{reset} {escape(e.summary)}"
             )
-        out = line.rstrip().encode("utf-8", "backslashreplace") + b"\n"
+        line = line.rstrip()
+        topic = e.topic
+        if topic is not None:  # MQTT topic, Socket.IO event name: often the only subject there is
+            line += f"  {dim}{escape(topic)}{reset}"
+        out = line.encode("utf-8", "backslashreplace") + b"\n"
         if payload is not None:
+            if e.meta is not None:
+                out += f"    {dim}{escape(meta_text(e.meta))}{reset}\n".encode("utf-8", "backslashreplace")
             out += payload(e)
         return out
 
     return pretty
+
+
+def meta_text(meta: dict[str, Any]) -> str:
+    """``-v``: a message's properties on one line (escape it before printing).
+
+    >>> meta_text({"retained": True, "qos": 1, "user_properties": [["k", "v"]]})
+    'retained, QoS 1, user properties: k=v'
+    """
+    parts = []
+    if meta.get("retained"):
+        parts.append("retained")
+    if "qos" in meta:
+        parts.append(f"QoS {meta['qos']}")
+    if "content_type" in meta:
+        parts.append(f"content type {meta['content_type']}")
+    if "user_properties" in meta:
+        parts.append("user properties: " + ", ".join(f"{k}={v}" for k, v in meta["user_properties"]))
+    return ", ".join(parts)
 
 
 def _payload_printer(opts: RenderOptions) -> Callable[[Event], bytes]:

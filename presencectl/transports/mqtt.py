@@ -312,6 +312,61 @@ _PINGREQ = b"\xc0\x00"
 _DISCONNECT = b"\xe0\x00"
 
 
+#: The meta of a QoS 1 / 2 message without properties (shared: never mutated).
+_QOS_META: dict[int, dict[str, Any]] = {1: {"qos": 1}, 2: {"qos": 2}}
+
+
+def _utf8(data: bytes, p: int) -> tuple[str, int]:
+    n = (data[p] << 8) | data[p + 1]
+    start = p + 2
+    return data[start : start + n].decode("utf-8", "backslashreplace"), start + n
+
+
+def publish_properties(data: bytes, p: int, end: int) -> dict[str, Any] | None:
+    """The MQTT 5 PUBLISH properties between ``p`` and ``end`` that a user
+    wants to see: ``content_type`` and ``user_properties`` (``[[name, value], …]``).
+
+    The others (payload format, expiry, response topic, correlation data,
+    subscription ids, topic alias) are skipped.
+
+    Raises:
+        ProtocolError: a property this packet cannot carry, or one that runs past ``end``.
+    """
+    meta: dict[str, Any] = {}
+    pairs: list[list[str]] = []
+    try:
+        while p < end:
+            ident = data[p]
+            p += 1
+            if ident == 0x26:  # user property: a string pair
+                name, p = _utf8(data, p)
+                value, p = _utf8(data, p)
+                pairs.append([name, value])
+            elif ident == 0x03:  # content type
+                meta["content_type"], p = _utf8(data, p)
+            elif ident == 0x01:  # payload format indicator
+                p += 1
+            elif ident == 0x02:  # message expiry interval
+                p += 4
+            elif ident == 0x23:  # topic alias
+                p += 2
+            elif ident in (0x08, 0x09):  # response topic, correlation data
+                p += 2 + ((data[p] << 8) | data[p + 1])
+            elif ident == 0x0B:  # subscription identifier (variable byte integer)
+                while data[p] & 128:
+                    p += 1
+                p += 1
+            else:
+                raise ProtocolError(f"PUBLISH with unknown property 0x{ident:02x}")
+    except IndexError:
+        raise ProtocolError("PUBLISH properties run past the packet") from None
+    if p > end:
+        raise ProtocolError("PUBLISH properties run past their length")
+    if pairs:
+        meta["user_properties"] = pairs
+    return meta or None
+
+
 class PacketReader:
     """Sans-I/O MQTT reader for a subscriber's steady state: bytes in, Frames out.
 
@@ -440,6 +495,7 @@ class PacketReader:
                         raise ProtocolError("PUBLISH with QoS 3")
                     pid = (data[p] << 8) | data[p + 1]
                     p += 2
+                meta = None
                 if v5:
                     byte = data[p]
                     p += 1
@@ -450,9 +506,16 @@ class PacketReader:
                         p += 1
                         plen |= (byte & 127) << shift
                         shift += 7
+                    if plen:
+                        meta = publish_properties(data, p, p + plen)
                     p += plen
                 if p > end:
                     raise ProtocolError("PUBLISH shorter than its header")
+                if qos:
+                    if meta is None:
+                        meta = _QOS_META[qos]
+                    else:
+                        meta = {"qos": qos, **meta}
                 payload = data[p:end]
                 try:
                     text: str | bytes = payload.decode()
@@ -467,13 +530,13 @@ class PacketReader:
                         if qos:
                             self.ack(pid, qos)
                         continue
-                    frame: Frame = (RetainedDupFrame if b0 & 8 else RetainedFrame)(text, now, topic)
+                    frame: Frame = (RetainedDupFrame if b0 & 8 else RetainedFrame)(text, now, topic, meta)
                     if self.on_retained is not None:
                         self.on_retained(topic)
                 elif b0 & 8 and qos:  # DUP: the broker sends it again; maybe a copy
-                    frame = DupFrame(text, now, topic)
+                    frame = DupFrame(text, now, topic, meta)
                 else:
-                    frame = Frame(text, now, topic)
+                    frame = Frame(text, now, topic, meta)
                 append(frame)
                 if qos:
                     self.due.append((frame, pid, qos))
@@ -814,14 +877,15 @@ class MqttSource:
                 topic = msg.topic
             except UnicodeDecodeError:  # brokers should refuse such topics; show it anyway
                 topic = msg._topic.decode("utf-8", "backslashreplace")
+            meta = _paho_meta(msg)
             dup = bool(msg.dup) and msg.qos > 0
             if msg.retain:
                 if skip:
                     return
                 self._retained(topic)
-                append((RetainedDupFrame if dup else RetainedFrame)(data, now(), topic))
+                append((RetainedDupFrame if dup else RetainedFrame)(data, now(), topic, meta))
                 return
-            append((DupFrame if dup else Frame)(data, now(), topic))
+            append((DupFrame if dup else Frame)(data, now(), topic, meta))
 
         return on_message
 
@@ -1112,6 +1176,59 @@ class MqttSource:
                 pass
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | 0x80 if n else byte)
+        if not n:
+            return bytes(out)
+
+
+def _utf8_field(text: str) -> bytes:
+    data = text.encode("utf-8", "surrogatepass")[:65535]
+    return len(data).to_bytes(2, "big") + data
+
+
+def _encode_properties(meta: Mapping[str, Any]) -> bytes:
+    """MQTT 5 PUBLISH properties (content type, user properties) from Frame.meta."""
+    out = bytearray()
+    if "content_type" in meta:
+        out += b"\x03" + _utf8_field(meta["content_type"])
+    for name, value in meta.get("user_properties", ()):
+        out += b"\x26" + _utf8_field(name) + _utf8_field(value)
+    return bytes(out)
+
+
+def _paho_properties(meta: Mapping[str, Any]) -> Any:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    props = Properties(PacketTypes.PUBLISH)
+    if "content_type" in meta:
+        props.ContentType = meta["content_type"]
+    pairs = [(name, value) for name, value in meta.get("user_properties", ())]
+    if pairs:
+        props.UserProperty = pairs
+    return props
+
+
+def _paho_meta(msg: Any) -> dict[str, Any] | None:
+    """A paho message's QoS and MQTT 5 properties, as Frame.meta (see :func:`publish_properties`)."""
+    meta: dict[str, Any] = {}
+    if msg.qos:
+        meta["qos"] = msg.qos
+    props = getattr(msg, "properties", None)
+    if props is not None:
+        content_type = getattr(props, "ContentType", None)
+        if isinstance(content_type, str):
+            meta["content_type"] = content_type
+        pairs = getattr(props, "UserProperty", None)
+        if pairs:
+            meta["user_properties"] = [[str(k), str(v)] for k, v in pairs]
+    return meta or None
+
+
 def _close_socket(client: Any) -> None:
     sock = client.socket()
     if sock is not None:
@@ -1340,8 +1457,11 @@ def mqtt_source_from_args(
 class MqttTarget:
     """``replay --to mqtt[s]://…``: publish each frame on its recorded topic.
 
-    Retain is off; QoS, a default topic for frames recorded without one, and the
-    ``--topic-prefix`` rewrite come from ``options.extra``:
+    A frame recorded as retained is published retained (the target broker
+    then stores it as the source broker had); with MQTT 5 a frame's content
+    type and user properties go along (MQTT 3.1.1 cannot carry them: one
+    warning says they were dropped). QoS, a default topic for frames recorded
+    without one, and the ``--topic-prefix`` rewrite come from ``options.extra``:
 
     - ``qos`` (0), ``topic_prefix`` (None: as recorded; see :func:`rewrite_topic`),
     - ``topic`` (publish frames that carry no topic here; None: such a frame is an error),
@@ -1393,6 +1513,8 @@ class MqttTarget:
         self._batch = bytearray()
         self._topics: dict[str, bytes] = {}
         self._raw = False
+        self.retained = 0
+        self.dropped_properties = 0
 
     def open(self) -> None:
         """Connect and wait for CONNACK.
@@ -1471,7 +1593,7 @@ class MqttTarget:
                 raise TransportError(f"{self.description}: {self._lost} after {self.sent} frames")
             time.sleep(0.0005)
 
-    def _publish_packet(self, topic: str, payload: bytes) -> bytes:
+    def _publish_packet(self, topic: str, payload: bytes, properties: bytes | None = None, retain: bool = False) -> bytes:
         head = self._topics.get(topic)
         if head is None:
             try:
@@ -1482,6 +1604,8 @@ class MqttTarget:
             head = len(name).to_bytes(2, "big") + name + (b"\x00" if self.version == 5 else b"")
             if len(self._topics) < 10_000:
                 self._topics[topic] = head
+        if properties:  # MQTT 5: the topic's head ends with an empty property list
+            head = head[:-1] + _varint(len(properties)) + properties
         remaining = len(head) + len(payload)
         size = bytearray()
         while True:  # MQTT variable-length integer
@@ -1489,7 +1613,7 @@ class MqttTarget:
             size.append(byte | 0x80 if remaining else byte)
             if not remaining:
                 break
-        return b"\x30" + bytes(size) + head + payload
+        return (b"\x31" if retain else b"\x30") + bytes(size) + head + payload
 
     def _handle_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if self._lost is None:
@@ -1523,14 +1647,28 @@ class MqttTarget:
             topic = rewrite_topic(topic, self.prefix)
         data = frame.data
         payload = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        retain = frame.retained
+        if retain:
+            self.retained += 1
+        meta = frame.meta
+        carried = None
+        if meta is not None and ("content_type" in meta or "user_properties" in meta):
+            if self.version == 5:
+                carried = meta
+            else:
+                self._dropped()
         if self._raw:
-            self._batch += self._publish_packet(topic, payload)
+            props = _encode_properties(carried) if carried is not None else None
+            self._batch += self._publish_packet(topic, payload, props, retain)
             self.sent += 1
             if len(self._batch) >= self.BATCH_BYTES:
                 self.flush()
             return
         try:
-            info = client.publish(topic, payload, qos=self.qos, retain=False)
+            info = client.publish(
+                topic, payload, qos=self.qos, retain=retain,
+                properties=_paho_properties(carried) if carried is not None else None,
+            )
         except ValueError as exc:  # a wildcard or empty topic in the capture
             raise TransportError(f"{self.description}: cannot publish on {topic!r}: {exc}") from None
         if info.rc:
@@ -1548,6 +1686,16 @@ class MqttTarget:
             backlog.popleft()
         if len(backlog) > self.MAX_BACKLOG:
             self._drain(self.MAX_BACKLOG // 2)
+
+    def _dropped(self) -> None:
+        self.dropped_properties += 1
+        if self.dropped_properties == 1:
+            warn = getattr(self.options, "warn", None)
+            if warn is not None:
+                warn(
+                    f"{self.description}: MQTT 3.1.1 cannot carry the recorded content types and "
+                    "user properties: published without them (--mqtt-version 5 keeps them)"
+                )
 
     def _drain(self, keep: int) -> None:
         backlog = self._backlog
@@ -1598,6 +1746,8 @@ class MqttTarget:
     def report(self) -> list[str]:
         """Extra summary parts."""
         parts = [f"published at QoS {self.qos}"] if self.qos else []
+        if self.retained:
+            parts.append(f"{self.retained} retained")
         if self.no_topic:
             parts.append(f"{self.no_topic} frames without a topic sent to {self.default_topic}")
         return parts

@@ -339,12 +339,13 @@ def test_report_keys_are_the_documented_schema():
     assert REPORT_KEYS == (
         "schema", "settings", "events", "malformed", "untimed", "out_of_order", "no_subject",
         "failed_connects", "first", "last", "span_s", "rate_per_s", "markers", "presence", "counts",
-        "gaps", "gap_count", "gap_total_s", "subjects",
+        "gaps", "gap_count", "gap_total_s", "subjects", "clock_skew",
     )
     assert SUBJECT_KEYS == (
         "subject", "dialect", "state", "state_since", "events", "first_seen", "last_seen", "last_type",
         "last_kind", "last_reason", "last_offline", "connects", "disconnects", "failed_connects", "errors",
         "changes", "flaps", "offline_s", "longest_offline_s", "longest_offline_start", "longest_silence_s",
+        "skew_median_s", "skew_worst_s",
     )
     report = track("span-activity.capture.ndjson").report()
     assert tuple(report) == REPORT_KEYS
