@@ -12,10 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
 
 
-def run_timed(cmd: list[str] | str, stdout=subprocess.DEVNULL, shell: bool = False) -> tuple[float, int]:
+def run_timed(cmd: list[str] | str, stdout=subprocess.DEVNULL, shell: bool = False, env=None) -> tuple[float, int]:
     """Run a command to completion; (wall seconds, peak RSS in KiB of the child)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, shell=shell)
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, shell=shell, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)

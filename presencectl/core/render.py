@@ -201,9 +201,25 @@ def event_json(event: Event) -> bytes:
     """
     when = event.time
     received = event.received
+    if when is not None:
+        # Streams repeat the same time text, and TimeParser hands out one
+        # datetime object per text: remembering isoformat() by object identity
+        # is cheaper than calling it per line. (Not by equality: 12:00+02:00
+        # equals 10:00Z but prints differently.) The entry holds the object,
+        # so its id cannot be reused while cached.
+        cached = _ISO_CACHE.get(id(when))
+        if cached is not None and cached[0] is when:
+            iso = cached[1]
+        else:
+            if len(_ISO_CACHE) > 4096:
+                _ISO_CACHE.clear()
+            iso = when.isoformat()
+            _ISO_CACHE[id(when)] = (when, iso)
+    else:
+        iso = None
     head = _dumps(
         {
-            "time": when.isoformat() if when is not None else None,
+            "time": iso,
             "dialect": event.dialect,
             "type": event.type,
             "kind": event.kind,
@@ -222,6 +238,8 @@ def event_json(event: Event) -> bytes:
 
 
 _dumps = orjson.dumps
+#: id(datetime) → (datetime, its isoformat() text), for event_json (cleared when full).
+_ISO_CACHE: dict[int, tuple[datetime, str]] = {}
 
 
 def _raw_bytes(event: Event) -> bytes:
