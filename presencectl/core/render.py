@@ -95,6 +95,7 @@ def dialect_styles() -> dict[str | None, tuple[str, str]]:
     styles[None] = ("dim", "2")
     return styles
 _RESET = "\x1b[0m"
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 class RenderOptions:
@@ -199,6 +200,10 @@ def event_json(event: Event) -> bytes:
     >>> event_json(Event("span", "x", "other", None, None, "", {}, text='{}'))[:30]
     b'{"time":null,"dialect":"span",'
     """
+    return _event_json(event, 0)
+
+
+def _event_json(event: Event, option: int) -> bytes:
     when = event.time
     received = event.received
     if when is not None:
@@ -217,7 +222,15 @@ def event_json(event: Event) -> bytes:
             _ISO_CACHE[id(when)] = (when, iso)
     else:
         iso = None
-    head = _dumps(
+    # The payload goes in as received (see payload_bytes), as an orjson
+    # Fragment: one serialisation per line, no byte concatenation. The common
+    # case (a one-line object as bytes) is inlined.
+    text = event.text
+    if type(text) is bytes and event.dialect is not None and text[:1] == b"{" and text[-1:] == b"}" and b"\n" not in text:
+        payload = text
+    else:
+        payload = payload_bytes(event)
+    return _dumps(
         {
             "time": iso,
             "dialect": event.dialect,
@@ -228,16 +241,14 @@ def event_json(event: Event) -> bytes:
             "topic": event.topic,
             "received": _iso_received(received) if received is not None else None,
             "presence": event.presence,
-        }
+            "payload": _Fragment(payload),
+        },
+        option=option,
     )
-    # The payload goes in as received (see payload_bytes); inline the common case.
-    text = event.text
-    if type(text) is bytes and event.dialect is not None and text[:1] == b"{" and text[-1:] == b"}" and b"\n" not in text:
-        return head[:-1] + b',"payload":' + text + b"}"
-    return head[:-1] + b',"payload":' + payload_bytes(event) + b"}"
 
 
 _dumps = orjson.dumps
+_Fragment = orjson.Fragment
 #: id(datetime) → (datetime, its isoformat() text), for event_json (cleared when full).
 _ISO_CACHE: dict[int, tuple[datetime, str]] = {}
 
@@ -263,7 +274,7 @@ def _text_preview(event: Event, limit: int = 200) -> str:
 def make_renderer(opts: RenderOptions) -> Callable[[Event], bytes]:
     """A function turning one Event into its output line(s), newline included."""
     if opts.fmt == "json":
-        return lambda e: event_json(e) + b"\n"
+        return lambda e: _event_json(e, _NEWLINE)
     if opts.fmt == "raw":
         if opts.tty:
             return lambda e: escape(_raw_bytes(e).decode("utf-8", "backslashreplace")).encode() + b"\n"
