@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from math import modf as _modf
 from typing import Any
 
 import orjson
@@ -174,9 +175,33 @@ def _pick_time(source: str) -> Callable[[Event], datetime | float | None]:
 
 
 def _iso_received(t: float | None) -> str | None:
+    """``datetime.fromtimestamp(t, UTC).isoformat()``, text for text.
+
+    Every live event has its own receive time, so this runs once per frame of
+    a busy stream: the date and time of day are formatted once per second
+    (cached), the microseconds are split off the way ``fromtimestamp`` does
+    (round half to even).
+    """
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).isoformat()
+    frac, whole = _modf(t)
+    micro = round(frac * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    elif micro < 0:
+        micro += 1_000_000
+        whole -= 1.0
+    second = _SECONDS.get(whole)
+    if second is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        second = _SECONDS[whole] = datetime.fromtimestamp(whole, UTC).isoformat()[:19]
+    return f"{second}.{micro:06d}+00:00" if micro else f"{second}+00:00"
+
+
+#: whole epoch second → its ``YYYY-MM-DDTHH:MM:SS`` in UTC, for _iso_received.
+_SECONDS: dict[float, str] = {}
 
 
 def payload_bytes(event: Event) -> bytes:
