@@ -105,6 +105,15 @@ SinceOpt = Annotated[
 UntilOpt = Annotated[
     str | None, typer.Option("--until", help="Only events at or before this time, or this long ago.", rich_help_panel=FILTERS)
 ]
+#: ``replay``/``slice`` window: parsed by ``core.replay.parse_window``.
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", metavar="OFFSET|TIME", help="Start here: an offset from the start of the capture (90s, 5m) or a time (local; UTC with --utc).", rich_help_panel="Timing"),
+]
+UntilPointOpt = Annotated[
+    str | None,
+    typer.Option("--until", metavar="OFFSET|TIME", help="Stop at the first record after this offset (90s, 5m) or time.", rich_help_panel="Timing"),
+]
 LimitOpt = Annotated[
     int | None, typer.Option("-n", "--limit", min=1, help="Stop after N matching events.", rich_help_panel=FILTERS)
 ]

@@ -11,7 +11,7 @@ from presencectl.console import Environment
 from presencectl.errors import UsageError
 from presencectl.option_groups import FILTERS as FILTER_GROUP
 from presencectl.option_groups import OUTPUT, Opt, Opts, takes
-from presencectl.options import ColorMode, TimeSource, make_decoder
+from presencectl.options import ColorMode, FromOpt, TimeSource, UntilPointOpt, make_decoder
 from presencectl.socketio_options import (
     Eio,
     ServeEioOpt,
@@ -116,14 +116,8 @@ def replay_cmd(
         float | None,
         typer.Option("--max-gap", min=0, metavar="SECONDS", help="Cap every idle gap at this many seconds of capture time (before --speed).", rich_help_panel=TIMING),
     ] = None,
-    from_: Annotated[
-        str | None,
-        typer.Option("--from", metavar="OFFSET|TIME", help="Start here: an offset from the start of the capture (90s, 5m) or a time (local; UTC with --utc).", rich_help_panel=TIMING),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option("--until", metavar="OFFSET|TIME", help="Stop at the first record after this offset (90s, 5m) or time.", rich_help_panel=TIMING),
-    ] = None,
+    from_: FromOpt = None,
+    until: UntilPointOpt = None,
     loop: Annotated[
         int, typer.Option("--loop", min=0, metavar="N", help="Play it N times; 0 = forever.", rich_help_panel=TIMING)
     ] = 1,
@@ -156,7 +150,7 @@ def replay_cmd(
     def body() -> None:
         from datetime import UTC
 
-        from presencectl.core.replay import ReplayOptions, parse_point, parse_speed
+        from presencectl.core.replay import ReplayOptions, parse_speed, parse_window
         from presencectl.core.times import parse_zone
 
         fmt, color, utc, time, verbose, live = opts.fmt, opts.color, opts.utc, opts.time, opts.verbose, opts.live
@@ -201,20 +195,10 @@ def replay_cmd(
         if rate is not None and not rate > 0:
             raise UsageError(f"bad --rate {rate:g}: frames per second, above 0")
         zone = UTC if utc else parse_zone("local")
+        start, end = parse_window(from_, until, zone)
         options = ReplayOptions(
-            speed=speed_value,
-            max_gap=max_gap,
-            start=parse_point(from_, zone, "--from") if from_ is not None else None,
-            end=parse_point(until, zone, "--until") if until is not None else None,
-            loops=loop,
-            rate=rate,
+            speed=speed_value, max_gap=max_gap, start=start, end=end, loops=loop, rate=rate
         )
-        if options.start and options.end:
-            s, e = options.start, options.end
-            if s.offset is not None and e.offset is not None and e.offset < s.offset:
-                raise UsageError(f"--until {until} is before --from {from_}")
-            if s.time is not None and e.time is not None and e.time < s.time:
-                raise UsageError(f"--until {until} is before --from {from_}")
         filt = opts.filter_args().build(env, utc)
         decoder = make_decoder(opts.dialect, opts.assume_tz)
 

@@ -162,25 +162,13 @@ def stats_cmd(
 
     def body() -> None:
         from presencectl.core.presence import PresenceTracker
-        from presencectl.runner import Pipeline, run_cat
 
         gap_s = parse_seconds(gap, "--gap")
         window_s = parse_seconds(flap_window, "--flap-window")
         filt = opts.filter_args().build(env, opts.utc)
         decoder = make_decoder(opts.dialect, opts.assume_tz)
         tracker = PresenceTracker(flap_window=window_s, gap=gap_s, clock=clock.value)
-
-        class StatsPipeline(Pipeline):
-            def marker(self, marker):  # type: ignore[no-untyped-def]
-                super().marker(marker)
-                tracker.marker(marker)
-
-        pipeline = StatsPipeline(decoder, filt, None, None, opts.limit, on_event=tracker.add)
-        try:
-            if not read_parallel(env, files or ["-"], pipeline, tracker):
-                run_cat(env, files or ["-"], pipeline)
-        finally:
-            pipeline.close()
+        collect(env, files or ["-"], decoder, filt, opts.limit, tracker)
         if json_:
             write_json(env, tracker, by.value if by else None, top)
             return
@@ -189,6 +177,27 @@ def stats_cmd(
         write_tables(env, tracker, use_color, opts.utc, by.value if by else None, show, files or ["-"])
 
     guarded(env, body)
+
+
+def collect(env: Environment, paths: list[str], decoder: Any, filt: Any, limit: int | None, tracker: PresenceTracker) -> None:
+    """Read ``paths`` through the decoder and filter into ``tracker`` (``stats`` and ``diff``).
+
+    Big files are decoded in worker processes (:func:`read_parallel`); the
+    figures are the same either way.
+    """
+    from presencectl.runner import Pipeline, run_cat
+
+    class StatsPipeline(Pipeline):
+        def marker(self, marker):  # type: ignore[no-untyped-def]
+            super().marker(marker)
+            tracker.marker(marker)
+
+    pipeline = StatsPipeline(decoder, filt, None, None, limit, on_event=tracker.add)
+    try:
+        if not read_parallel(env, paths, pipeline, tracker):
+            run_cat(env, paths, pipeline)
+    finally:
+        pipeline.close()
 
 
 # ----------------------------------------------------------------- parallel

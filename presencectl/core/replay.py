@@ -46,6 +46,8 @@ __all__ = [
     "TimingStats",
     "parse_speed",
     "parse_point",
+    "parse_window",
+    "window_bounds",
     "format_offset",
     "Timing",
 ]
@@ -128,6 +130,46 @@ def parse_point(text: str, zone: tzinfo, what: str) -> Point:
             "or a time (2026-03-12 08:05:00)"
         )
     return Point(time=when.timestamp())
+
+
+def parse_window(
+    start: str | None, end: str | None, zone: tzinfo
+) -> tuple[Point | None, Point | None]:
+    """``--from``/``--until`` as Points (either may be None), checked against each other.
+
+    The one parser behind ``replay`` and ``slice``.
+
+    Raises:
+        UsageError: a value is neither an offset nor a time, or ``--until`` is
+            before ``--from`` (both offsets or both times).
+    """
+    s = parse_point(start, zone, "--from") if start is not None else None
+    e = parse_point(end, zone, "--until") if end is not None else None
+    if s is not None and e is not None:
+        if s.offset is not None and e.offset is not None and e.offset < s.offset:
+            raise UsageError(f"--until {end} is before --from {start}")
+        if s.time is not None and e.time is not None and e.time < s.time:
+            raise UsageError(f"--until {end} is before --from {start}")
+    return s, e
+
+
+def window_bounds(
+    origin: float | None, first: float | None, start: Point | None, end: Point | None
+) -> tuple[float, float | None]:
+    """The window ``[lo, hi]`` on a capture timeline (``hi`` None: open-ended).
+
+    Offsets count from ``origin`` (the header's ``started``), or from the first
+    record's time ``first`` when that is earlier or there is no header time.
+    """
+    if first is not None and (origin is None or first < origin):
+        origin = first
+    if origin is None:
+        origin = 0.0
+    lo = origin
+    if start is not None:
+        lo = max(origin, start.resolve(origin))
+    hi = end.resolve(origin) if end is not None else None
+    return lo, hi
 
 
 def format_offset(seconds: float) -> str:
@@ -337,18 +379,9 @@ class Schedule:
     def _window(self, first: float | None) -> tuple[float, float | None]:
         """The window ``[lo, hi]`` on the timeline, given the first record's time."""
         options = self.options
-        origin = self.origin
         if self.timing == "rate":
-            origin = 0.0
-        elif first is not None and (origin is None or first < origin):
-            origin = first
-        if origin is None:
-            origin = 0.0
-        lo = origin
-        if options.start is not None:
-            lo = max(origin, options.start.resolve(origin))
-        hi = options.end.resolve(origin) if options.end is not None else None
-        return lo, hi
+            return window_bounds(0.0, None, options.start, options.end)
+        return window_bounds(self.origin, first, options.start, options.end)
 
     def _backwards(self, record: Record, by: float) -> None:
         self.backwards += 1

@@ -105,6 +105,14 @@ class Dialect:
         unwrap: ``(text) -> Unwrapped | None``: undo a framing the vendor's
             transport wraps around payloads; tried on text that is not JSON.
         source: the vendor document this dialect follows.
+        identifiers: where the vendor's payloads carry identifiers (device,
+            user, account ids; names; addresses), for ``anonymise``: a bare
+            key (``deviceId``) at any depth; a dotted path from the payload
+            root with ``*`` for any key or list index (``sender._id``,
+            ``receivers.*.username``); a path ending in ``{key}`` for an
+            object whose keys are ids (``data.state.{key}``); or an MQTT topic
+            pattern starting with ``/`` whose ``{}`` segments are ids
+            (``/sys/{}/{}/``).
     """
 
     name: str
@@ -123,6 +131,7 @@ class Dialect:
     reason: Callable[[Event], str | None] | None = None
     unwrap: Callable[[str], Unwrapped | None] | None = None
     source: str = ""
+    identifiers: tuple[str, ...] = ()
 
     def info(self, etype: str | None) -> TypeInfo | None:
         """What ``etype`` means, documented or handled; None when unknown."""

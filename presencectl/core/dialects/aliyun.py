@@ -276,6 +276,13 @@ def reason(event: Event) -> str | None:
     return STATUS_WORDS.get(code, f"status={code}")
 
 
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = (
+    "/sys/{}/{}/", "iotId", "productKey", "deviceName", "subIotId", "subProductKey", "subDeviceName",
+    "newGwIotId", "newGwProductKey", "newGwDeviceName", "oldGwIotId", "oldGwProductKey", "oldGwDeviceName",
+    "gwIotId", "gwProductKey", "gwDeviceName", "iotToken", "clientId", "identityId", "ownedBy",
+)
+
 DIALECT = register(
     Dialect(
         NAME,
@@ -284,6 +291,7 @@ DIALECT = register(
         sniff,
         normalize,
         TYPES,
+        identifiers=IDENTIFIERS,
         vendor="Aliyun",
         transport="MQTT(S) with a signed device login; topics /sys/{productKey}/{deviceName}/app/down/...",
         example=(

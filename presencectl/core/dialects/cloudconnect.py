@@ -116,6 +116,9 @@ def reason(event: Event) -> str | None:
     return word(body.get("reason")) or event.type
 
 
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = ("asset", "account", "id", "id_str", "connection_id", "connection_id_str", "imei", "imsi", "iccid")
+
 DIALECT = register(
     Dialect(
         NAME,
@@ -124,6 +127,7 @@ DIALECT = register(
         sniff,
         normalize,
         TYPES,
+        identifiers=IDENTIFIERS,
         vendor="CloudConnect",
         transport="HTTP webhook POST: a JSON array of {meta, payload} envelopes (presencectl listens)",
         example="presencectl tail http://127.0.0.1:8088/munic --listen --record munic.capture.ndjson",

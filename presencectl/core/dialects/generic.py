@@ -62,6 +62,9 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     return Event(NAME, etype, kind, subject, when, summary, obj, presence)
 
 
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``): the subject keys.
+IDENTIFIERS = SUBJECT_KEYS
+
 DIALECT = register(
     Dialect(
         NAME,
@@ -70,6 +73,7 @@ DIALECT = register(
         sniff,
         normalize,
         {},
+        identifiers=IDENTIFIERS,
         transport="any source: WebSocket, MQTT, Socket.IO, webhook, files, stdin",
         example="presencectl cat events.ndjson --dialect generic",
         order=1_000_000,  # accepts anything: always tried last

@@ -223,6 +223,9 @@ def unwrap(text: str) -> Unwrapped | None:
     return Unwrapped([control], framed.payloads)
 
 
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = ("source_id", "tracker_id", "trackers", "user_id", "hash", "data.state.{key}", "label", "imei", "phone")
+
 DIALECT = register(
     Dialect(
         NAME,
@@ -231,6 +234,7 @@ DIALECT = register(
         sniff,
         normalize,
         TYPES,
+        identifiers=IDENTIFIERS,
         vendor="Navixy",
         transport="WebSocket with Atmosphere framing; send the subscription/subscribe request after connecting",
         example=(

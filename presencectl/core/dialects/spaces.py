@@ -128,6 +128,9 @@ def reason(event: Event) -> str | None:
     return etype or None
 
 
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = ("_id", "username", "displayname", "attendee", "topicId", "sessionId", "picture_url", "partyId", "spaceId")
+
 DIALECT = register(
     Dialect(
         NAME,
@@ -136,6 +139,7 @@ DIALECT = register(
         sniff,
         normalize,
         TYPES,
+        identifiers=IDENTIFIERS,
         vendor="Avaya Spaces",
         transport="Socket.IO 2.x (Engine.IO v3), namespace /chat, event PRESENCE_EVENT_RESPONSE",
         example=(

@@ -120,6 +120,9 @@ def reason(event: Event) -> str | None:
     return event.type
 
 
+#: Where identifiers are, for ``anonymise`` (see ``Dialect.identifiers``).
+IDENTIFIERS = ("deviceId", "collectionId", "gatewayId", "imei", "imsi", "iccid", "msisdn")
+
 DIALECT = register(
     Dialect(
         NAME,
@@ -128,6 +131,7 @@ DIALECT = register(
         sniff,
         normalize,
         TYPES,
+        identifiers=IDENTIFIERS,
         vendor="Span",
         transport="WebSocket wss://…/span/collections/{id}/activity, one JSON object per line",
         example='presencectl tail wss://api.lab5e.com/span/collections/$COLLECTION/activity -H "X-API-Token: $SPAN_TOKEN"',
