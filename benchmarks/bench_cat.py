@@ -149,7 +149,9 @@ def main() -> None:
     path = DATA / (f"mixed-{args.lines}.ndjson" if args.mix == "long" else f"short-{args.lines}.ndjson")
     if not path.exists():
         print(f"generating {path} ...", flush=True)
-        (generate if args.mix == "long" else generate_short)(path, args.lines)
+        partial = path.with_suffix(".partial")  # an interrupted run leaves no short file behind
+        (generate if args.mix == "long" else generate_short)(partial, args.lines)
+        partial.rename(path)
     size = path.stat().st_size
     print(f"--mix {args.mix}: {args.lines:,} lines, {size / 1e6:.0f} MB, {size / args.lines:.0f} bytes a line; {load()}")
     if not have("jq"):
