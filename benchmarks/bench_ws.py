@@ -150,7 +150,7 @@ def main() -> None:
                 ("websocket-client recv_data()", [sys.executable, "-c", WSCLIENT_CLIENT, url]),
                 ("presencectl tail -f json", [*cli, "tail", url, "-f", "json", "--no-reconnect"]),
                 # --force: each round writes the same capture file again.
-                ("presencectl record -o FILE", [*cli, "record", url, "-o", capture, "--no-reconnect", "--force"]),
+                ("presencectl record -o FILE", [*cli, "record", url, "-o", capture, "--force", "--no-reconnect"]),
                 ("presencectl tail -f json --record", [*cli, "tail", url, "-f", "json", "--no-reconnect", "--record", capture, "--force"]),
             ]
             best: dict[str, dict] = {}
@@ -169,8 +169,10 @@ def main() -> None:
                         f"  {name:36s} {result['rate']:9,.0f} frames/s  {result['seconds']:6.2f} s"
                         f"  CPU {result['cpu'] / frames * 1e6:5.1f} µs/frame (whole process)  {rss_text}"
                     )
+                    least_cpu = min(result["cpu"], best.get(name, result)["cpu"])
                     if name not in best or result["rate"] > best[name]["rate"]:
-                        best[name] = {**result, "cpu": min(result["cpu"], best.get(name, result)["cpu"])}
+                        best[name] = result
+                    best[name]["cpu"] = least_cpu
         finally:
             server.kill()
             server.wait()

@@ -32,8 +32,9 @@ from typing import TextIO
 
 from presencectl.console import Environment
 from presencectl.core.dialects import ends_session
-from presencectl.core.events import Event, Marker
+from presencectl.core.events import Event, Frame, Marker
 from presencectl.runner import LimitReached, Pipeline
+from presencectl.signals import Terminated
 from presencectl.status import ExitStatus
 from presencectl.transports.base import CannotConnect, ConnectionLost, Source
 
@@ -41,14 +42,10 @@ __all__ = ["Backoff", "Session", "Ending", "Terminated"]
 
 #: A connection that stayed up this long resets the backoff to its first step.
 STABLE_AFTER = 30.0
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: end like Ctrl-C (capture closed), exit 143.
-
-    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the
-    way up swallows it.
-    """
+#: With a SignalGate, the longest wait before looking for Ctrl-C/SIGTERM.
+POLL = 0.1
+#: At most this many already-buffered frames are taken in after a signal.
+DRAIN_MAX = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,19 +168,26 @@ class Session:
     def _loop(self) -> Ending:
         source = self.source
         receive = source.receive
-        done = source.done
         pending = source.pending
         pipeline = self.pipeline
-        recorder = pipeline.recorder
-        counts = pipeline.counts
-        decode = pipeline.decoder.decode_frame
-        show = pipeline.events
-        output = pipeline.output
-        flush = output.flush if output is not None else None
+        take = pipeline.frame
+        judged = self._judged if getattr(source, "confirms", True) else None
+        idle_flush = pipeline.idle
+        gate = pipeline.gate
         clock = self.clock
         idle = self.idle_timeout
-        tick = 0.25 if self.counter is not None else None
+        drawing = self.counter is not None
+        tick = 0.25 if drawing else None
+        if gate is not None:
+            # Signals are only noted while we wait for the network; we look
+            # at them between short waits, so a frame the source already
+            # holds is never dropped by a Ctrl-C raised inside receive().
+            tick = POLL if tick is None else min(tick, POLL)
+            gate.poll(True)
         while True:
+            if gate is not None and gate.pending is not None:
+                self._drain()
+                gate.poll(False)  # raises KeyboardInterrupt / Terminated
             wait = None
             if idle is not None:
                 wait = max(0.0, self._last_message + idle - clock())
@@ -192,9 +196,13 @@ class Session:
             try:
                 frame = receive(wait)
             except ConnectionLost as lost:
+                if gate is not None:
+                    gate.poll(False)
                 ending = self._lost(lost)
                 if ending is not None:
                     return ending
+                if gate is not None:
+                    gate.poll(True)
                 continue
             if frame is None:
                 now = clock()
@@ -202,17 +210,9 @@ class Session:
                     return Ending("timeout", f"no message for {idle:g} s")
                 self._draw(now)
                 continue
-            # Pipeline.frame's steps, with the source told between decoding and
-            # rendering: a webhook client gets its answer as soon as the body is
-            # on disk and judged, not after the events are drawn.
-            if recorder is not None:
-                recorder.frame(frame)
-            counts.frames += 1
-            events = decode(frame)
-            done(frame, None if events and events[0].dialect is not None else problem_with(events))
-            show(events)  # LimitReached at -n
-            if flush is not None and not pending():
-                flush()
+            events = take(frame, None, judged)  # LimitReached at -n
+            if not pending():
+                idle_flush()
             for event in events:
                 if not event.keepalive:
                     if idle is not None:
@@ -220,8 +220,28 @@ class Session:
                     ender = ends_session(event)  # declared by the dialect (Navixy logout)
                     if ender is not None:
                         return Ending("logout", f"the server ended the session ({ender.vendor} {event.type})")
-            if tick is not None:
+            if drawing:
                 self._draw(clock())
+
+    def _judged(self, frame: Frame, events: list[Event]) -> None:
+        # Between recording+decoding and rendering: a webhook client gets its
+        # answer as soon as the body is on disk and judged, not after the
+        # events are drawn.
+        self.source.done(frame, None if events and events[0].dialect is not None else problem_with(events))
+
+    def _drain(self) -> None:
+        """A signal arrived: put every frame the source already holds through the pipeline."""
+        source = self.source
+        for _ in range(DRAIN_MAX):
+            if not source.pending():
+                return
+            try:
+                frame = source.receive(0)
+            except ConnectionLost:
+                return
+            if frame is None:
+                return
+            self.pipeline.frame(frame, None, self._judged if getattr(source, "confirms", True) else None)
 
     # Connection state.
 

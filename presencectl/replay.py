@@ -146,22 +146,15 @@ class ReplaySource:
 
     def _read(self, reader: CaptureReader) -> Iterator[Record]:
         try:
-            if reader.is_capture:
-                bad = reader.bad_records
-                for record in reader.records():
-                    if reader.bad_records != bad:
-                        bad = reader.bad_records
-                        self._bad_line()
-                        continue
-                    yield record
-            else:
-                from presencectl.core.framing import ndjson_payloads
-
-                for line in ndjson_payloads(reader.lines()):
-                    try:
-                        yield Frame(line.decode("utf-8"))
-                    except UnicodeDecodeError:
-                        yield Frame(line)
+            # Plain NDJSON comes out as Frames the same way for every reader
+            # (``transports.files.payload_frames``).
+            bad = reader.bad_records
+            for record in reader.records():
+                if reader.bad_records != bad:
+                    bad = reader.bad_records
+                    self._bad_line()
+                    continue
+                yield record
         finally:
             reader.close()
 
@@ -534,11 +527,7 @@ def replay_to_stdout(env: Environment, replay: Replay, pipeline: Any, *, progres
     def deliver(item: Scheduled) -> bool:
         record = item.record
         if type(record) is not Marker:
-            if item.events is not None:
-                counts.frames += 1
-                pipeline.events(item.events)
-            else:
-                pipeline.frame(record)
+            pipeline.frame(record, item.events)  # events: decoded already by the schedule's filter
             return True
         pipeline.marker(record)
         return False

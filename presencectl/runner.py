@@ -1,7 +1,8 @@
-"""Wires sources to the core: frame → decode → filter → record/render.
+"""Wires sources to the core: frame → record → decode → filter → render.
 
-:class:`Pipeline` is the seam every source plugs into (files now; WebSocket,
-MQTT, Socket.IO and replay feed it the same way): hand it Frames and Markers,
+:class:`Pipeline` is the one frame path every source plugs into (WebSocket,
+MQTT, Socket.IO and the webhook through ``live.Session``; files and stdin
+through :func:`feed_lines`; ``replay`` to stdout): hand it Frames and Markers,
 it records them first, then decodes, filters, renders and counts. It owns no
 clock and no socket.
 """
@@ -11,14 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from presencectl.console import Environment, Output
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Event, Frame, Marker
 from presencectl.core.filters import Filter
 from presencectl.core.framing import ndjson_payloads
-from presencectl.transports.files import CaptureReader, CaptureWriter
+from presencectl.transports.files import CaptureReader, CaptureWriter, payload_frames
+
+if TYPE_CHECKING:
+    from presencectl.signals import SignalGate
 
 __all__ = ["Counts", "Pipeline", "LimitReached", "run_cat", "feed_lines", "run_blocks", "parallel_workers"]
 
@@ -41,7 +45,9 @@ class Counts:
 
 
 class Pipeline:
-    """Frames in; rendered, filtered events out.
+    """THE frame path: every source hands each frame to :meth:`frame`, which
+    records, decodes, filters and renders it, in that order. Nothing else
+    calls those steps, so a frame that is counted is a frame that is recorded.
 
     Args:
         decoder: payload text → events.
@@ -51,6 +57,12 @@ class Pipeline:
         limit: stop after this many shown events (``-n``).
         recorder: a capture writer; every frame is written before it is rendered.
         on_event: called with every shown event (live tables, stats).
+        gate: signals wait while a frame, a marker or the close is under way
+            (see :mod:`presencectl.signals`); None leaves them alone.
+
+    Entry points: :meth:`frame` (a live source, replay), :meth:`payloads` and
+    :meth:`records` (files and stdin), :meth:`marker`, :meth:`idle` (about to
+    wait for input: flush), :meth:`close`.
     """
 
     def __init__(
@@ -62,6 +74,7 @@ class Pipeline:
         limit: int | None = None,
         recorder: CaptureWriter | None = None,
         on_event: Callable[[Event], None] | None = None,
+        gate: SignalGate | None = None,
     ) -> None:
         self.decoder = decoder
         self.filter = filt
@@ -70,23 +83,76 @@ class Pipeline:
         self.limit = limit
         self.recorder = recorder
         self.on_event = on_event
+        self.gate = gate
         self.counts = Counts()
 
-    def frame(self, frame: Frame) -> list[Event]:
+    def frame(
+        self,
+        frame: Frame,
+        events: list[Event] | None = None,
+        judged: Callable[[Frame, list[Event]], None] | None = None,
+    ) -> list[Event]:
         """Record, decode, filter and render one frame; returns the shown events.
+
+        Args:
+            frame: as received.
+            events: its events, when the caller had to decode it already
+                (replay's filters); else it is decoded here.
+            judged: called once the frame is flushed to disk and decoded,
+                before anything is rendered (the webhook answers its POST
+                there, MQTT acknowledges QoS 1/2).
 
         Raises:
             LimitReached: the ``-n`` limit was reached with this frame.
         """
-        if self.recorder is not None:
-            self.recorder.frame(frame)
-        counts = self.counts
-        counts.frames += 1
-        events = self.decoder.decode_frame(frame)
-        return self.events(events)
+        gate = self.gate
+        if gate is not None:
+            gate.depth += 1  # gate.enter(), inlined: this runs once per frame
+        try:
+            recorder = self.recorder
+            if recorder is not None:
+                recorder.frame(frame)
+            self.counts.frames += 1
+            if events is None:
+                events = self.decoder.decode_frame(frame)
+            if judged is not None:
+                if recorder is not None:
+                    recorder.flush()
+                judged(frame, events)
+            return self._show(events)
+        finally:
+            if gate is not None:
+                gate.leave()
 
-    def events(self, events: list[Event]) -> list[Event]:
-        """Filter and render already-decoded events."""
+    def payloads(self, payloads: Iterable[bytes]) -> None:
+        """Plain NDJSON payloads (a file, stdin), each through :meth:`frame`.
+
+        With nothing to record and no signals to hold, the same steps run
+        without building a Frame per payload (``cat``'s hot path).
+        """
+        if self.recorder is not None or self.gate is not None:
+            frame = self.frame
+            for record in payload_frames(payloads):
+                frame(record)
+            return
+        counts = self.counts
+        show = self._show
+        decode = self.decoder.decode
+        for payload in payloads:
+            counts.frames += 1
+            show(decode(payload))
+
+    def records(self, records: Iterable[Frame | Marker]) -> None:
+        """Capture records (frames and markers), in order."""
+        frame, marker = self.frame, self.marker
+        for record in records:
+            if type(record) is not Marker:
+                frame(record)
+            else:
+                marker(record)  # type: ignore[arg-type]
+
+    def _show(self, events: list[Event]) -> list[Event]:
+        """Filter and render decoded events (the last step of :meth:`frame`)."""
         counts = self.counts
         shown = []
         filt = self.filter
@@ -111,18 +177,46 @@ class Pipeline:
 
     def marker(self, marker: Marker) -> None:
         """Record a connection marker."""
-        self.counts.markers += 1
-        if self.recorder is not None:
-            self.recorder.marker(marker)
+        gate = self.gate
+        if gate is not None:
+            gate.enter()
+        try:
+            self.counts.markers += 1
+            if self.recorder is not None:
+                self.recorder.marker(marker)
+        finally:
+            if gate is not None:
+                gate.leave()
 
-    def close(self, keep_empty: bool = True) -> None:
-        """Flush output and close the capture (``keep_empty``: see ``CaptureWriter.close``)."""
+    def idle(self) -> None:
+        """The source has nothing more buffered: flush the output and the capture."""
+        gate = self.gate
+        if gate is not None:
+            gate.enter()
         try:
             if self.output is not None:
                 self.output.flush()
-        finally:
             if self.recorder is not None:
-                self.recorder.close(keep_empty)
+                self.recorder.flush()
+        finally:
+            if gate is not None:
+                gate.leave()
+
+    def close(self, keep_empty: bool = True) -> None:
+        """Flush output and close the capture (``keep_empty``: see ``CaptureWriter.close``)."""
+        gate = self.gate
+        if gate is not None:
+            gate.enter()
+        try:
+            try:
+                if self.output is not None:
+                    self.output.flush()
+            finally:
+                if self.recorder is not None:
+                    self.recorder.close(keep_empty)
+        finally:
+            if gate is not None:
+                gate.leave()
 
 
 def run_cat(env: Environment, paths: list[str], pipeline: Pipeline) -> Counts:
@@ -165,19 +259,9 @@ def feed_lines(reader: CaptureReader, lines: Iterable[bytes], pipeline: Pipeline
     if filt is not None and filt.prefilter is not None:
         lines = _prefiltered(lines, filt.prefilter)
     if reader.is_capture:
-        frame, marker = pipeline.frame, pipeline.marker
-        for record in reader.records_from(lines):
-            if type(record) is not Marker:
-                frame(record)
-            else:
-                marker(record)
-        return
-    counts = pipeline.counts
-    events = pipeline.events
-    decode = pipeline.decoder.decode
-    for payload in ndjson_payloads(lines):
-        counts.frames += 1
-        events(decode(payload))
+        pipeline.records(reader.records_from(lines))
+    else:
+        pipeline.payloads(ndjson_payloads(lines))
 
 
 def _prefiltered(lines: Iterable[bytes], tokens: tuple[bytes, ...]) -> Iterator[bytes]:

@@ -50,6 +50,9 @@ ForceOpt = Annotated[
     typer.Option("--force", help="Replace an existing capture file (only once the new session has recorded its first frame).", rich_help_panel=RECORDING),
 ]
 
+#: Seconds a recorded frame may wait in buffers while a burst goes on (SPEC §5.1: 200 ms at most).
+FLUSH_EVERY = 0.1
+
 
 def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
     """``"websocket"``, ``"socketio"``, ``"webhook"`` or ``"file"`` for SOURCE.
@@ -211,13 +214,14 @@ def run_live(
     ``view`` makes the live view something else than the presence table
     (``timeline SOURCE``): called like :class:`~presencectl.live_table.LiveTable`.
     """
-    import signal
+    import os
     import time
 
     from presencectl.console import Output
     from presencectl.core.capture import make_header
-    from presencectl.live import Session, Terminated, summarize
+    from presencectl.live import Session, summarize
     from presencectl.runner import Pipeline, run_cat
+    from presencectl.signals import SignalGate
     from presencectl.transports.files import CaptureWriter
 
     kind = source_kind(source_text, args.listen, args.sio.socketio)
@@ -239,6 +243,8 @@ def run_live(
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
     if record == "-":
         raise UsageError("the capture needs a file name (not -)")
+    if force and record is None:
+        raise UsageError("--force replaces an existing capture: it needs --record FILE")
     filt = filters.build(env, output.utc if output is not None else False)
     decoder = make_decoder(dialect, assume_tz)
     render = out = None
@@ -249,39 +255,51 @@ def run_live(
         # A file source (stdin above all) flushes every event; the live
         # session flushes whenever the network has nothing more buffered.
         out = Output(env.stdout, live=kind == "file")
+    gate = SignalGate().__enter__()
+    gate.enter()  # a signal while the capture is being set up waits for the try below
     recorder = None
-    if record is not None:
-        header = make_header(
-            source.endpoint if source is not None else source_text,
-            source.transport if source is not None else "file",
-            time.time(),
-            topics=getattr(source, "topics", None),
-            headers=args.headers or None,
-        )
-        recorder = CaptureWriter(record, header, force=force, inputs=[source_text] if source is None else ())
-    pipeline = Pipeline(decoder, filt, render, out, limit, recorder)
-
-    def on_term(signum: int, frame: object) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_term)
+    pipeline: Pipeline | None = None
+    try:
+        if record is not None:
+            header = make_header(
+                source.endpoint if source is not None else source_text,
+                source.transport if source is not None else "file",
+                time.time(),
+                topics=getattr(source, "topics", None),
+                headers=args.headers or None,
+            )
+            # A network session flushes when it is about to wait, and at least
+            # every FLUSH_EVERY while a burst goes on; a pipe or stdin flushes
+            # every frame (nobody tells us when it is about to block).
+            regular = source is not None or (source_text != "-" and os.path.isfile(source_text))
+            recorder = CaptureWriter(
+                record, header, force=force, inputs=[source_text] if source is None else (),
+                flush_every=FLUSH_EVERY if regular else 0.0,
+            )
+        pipeline = Pipeline(decoder, filt, render, out, limit, recorder, gate=gate)
+    finally:
+        if pipeline is None:
+            if recorder is not None:
+                recorder.close(keep_empty=False)
+            gate.__exit__()
     started = time.monotonic()
     table = None
-    if live_table:
-        from presencectl.console import choose_color
-        from presencectl.live_table import LiveTable
-
-        assert output is not None
-        table = (view or LiveTable)(
-            env,
-            color=choose_color(output.color.value, env.stdout_isatty, env.environ),
-            utc=output.utc,
-            title=source.endpoint if source is not None else source_text,
-            wall_clock=time.time if source is not None else None,
-        )
-        table.__enter__()
-        table.attach(pipeline)
     try:
+        if live_table:
+            from presencectl.console import choose_color
+            from presencectl.live_table import LiveTable
+
+            assert output is not None
+            table = (view or LiveTable)(
+                env,
+                color=choose_color(output.color.value, env.stdout_isatty, env.environ),
+                utc=output.utc,
+                title=source.endpoint if source is not None else source_text,
+                wall_clock=time.time if source is not None else None,
+            )
+            table.__enter__()
+            table.attach(pipeline)
+        gate.leave()  # raises a signal that came during the set-up
         if source is None:
             run_cat(env, [source_text], pipeline)
             return
@@ -298,21 +316,30 @@ def run_live(
         if ending.reason != "limit":
             env.note(ending.message)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        if table is not None:
-            table.__exit__(None, None, None)
-        # Never connected: say one line (the error), leave no empty capture
-        # and any older file untouched.
-        never_connected = session is not None and session.state == "connecting"
+        # Signals wait from here on: the capture is finished exactly once,
+        # every frame received so far is in it, and the summary says so.
+        gate.poll(True)
+        gate.enter()
         try:
+            if table is not None:
+                table.__exit__(None, None, None)
+            # Never connected: say one line (the error), leave no empty capture
+            # and any older file untouched.
+            never_connected = session is not None and session.state == "connecting"
             pipeline.close(keep_empty=not never_connected)
-        finally:
+            capture = record if recorder is not None and recorder.kept else None
+            kept_old = "" if capture or record is None else f"; no frame recorded, {record} left as it was"
             if never_connected:
-                pass
+                pass  # the error is the one line to say
             elif session is not None:
-                env.note(session.summary())
+                session.capture = capture
+                env.note(session.summary() + kept_old)
             elif record is not None or quiet:
-                env.note(summarize(pipeline, time.monotonic() - started, 0, record))
+                env.note(summarize(pipeline, time.monotonic() - started, 0, capture) + kept_old)
+        finally:
+            gate.depth = 0
+            gate.__exit__()
+            gate.raise_pending()  # a signal during the clean-up: its exit status
 
 
 def _guard(env: Environment, body: Any) -> None:

@@ -6,7 +6,8 @@ NDJSON, one record per line. Line 1 is a header::
 
 with credentials removed from the source. Each later line is a frame,
 ``{"t": <epoch seconds>, "topic": …, "text": <payload exactly as received>}``
-(``"b64"`` instead of ``"text"`` for binary data or invalid UTF-8), or a
+(``"b64"`` instead of ``"text"`` for binary data or invalid UTF-8; MQTT adds
+``"retained": true`` and ``"dup": true`` for a redelivery), or a
 marker ``{"t": …, "mark": "connected"|"disconnected"|"reconnecting",
 "detail": …}``. Reading and writing files lives in ``transports/files.py``.
 """
@@ -22,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from presencectl.core.events import Frame, Marker, RetainedFrame
+from presencectl.core.events import Frame, Marker, RetainedFrame, frame_type
 from presencectl.errors import CaptureFormatError
 
 __all__ = [
@@ -135,17 +136,19 @@ def encode_frame(frame: Frame) -> bytes:
     data = frame.data
     if isinstance(data, bytes):
         # Binary frames and text that is not valid UTF-8 alike.
-        return orjson.dumps(
-            {"t": frame.t, "topic": frame.topic, "b64": base64.b64encode(data).decode()}
-        ) + b"\n"
+        obj = {"t": frame.t, "topic": frame.topic, "b64": base64.b64encode(data).decode()}
+    else:
+        obj = {"t": frame.t, "topic": frame.topic, "text": data}
     if frame.retained:
-        return orjson.dumps({"t": frame.t, "topic": frame.topic, "text": data, "retained": True}) + b"\n"
+        obj["retained"] = True
+    if frame.dup:  # an MQTT redelivery (DUP flag)
+        obj["dup"] = True
     try:
-        return orjson.dumps({"t": frame.t, "topic": frame.topic, "text": data}) + b"\n"
+        return orjson.dumps(obj) + b"\n"
     except TypeError:  # lone surrogates: keep them as escapes
         import json
 
-        return json.dumps({"t": frame.t, "topic": frame.topic, "text": data}).encode() + b"\n"
+        return json.dumps(obj).encode() + b"\n"
 
 
 def encode_marker(marker: Marker) -> bytes:
@@ -201,7 +204,11 @@ def decode_record(line: bytes | str) -> Frame | Marker:
         if type(text) is not str:
             raise ValueError("capture record 'text' is not a string")
         if obj.get("retained") is True:
+            if obj.get("dup") is True:
+                return frame_type(True, True)(text, t, obj.get("topic"))
             return RetainedFrame(text, t, obj.get("topic"))
+        if obj.get("dup") is True:
+            return frame_type(False, True)(text, t, obj.get("topic"))
         return Frame(text, t, obj.get("topic"))
     b64 = obj.get("b64")
     if b64 is not None:
@@ -209,7 +216,7 @@ def decode_record(line: bytes | str) -> Frame | Marker:
             data = base64.b64decode(b64, validate=True)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"bad base64 in capture record: {exc}") from None
-        return Frame(data, t, obj.get("topic"))
+        return frame_type(obj.get("retained") is True, obj.get("dup") is True)(data, t, obj.get("topic"))
     mark = obj.get("mark")
     if isinstance(mark, str):
         detail = obj.get("detail")

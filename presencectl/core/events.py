@@ -101,8 +101,35 @@ class RetainedFrame(Frame):
     retained = True
 
 
-#: Frames are not retained unless they are RetainedFrames.
+class DupFrame(Frame):
+    """A QoS 1/2 MQTT message the broker sent again (its DUP flag is set).
+
+    It may be a copy of a message already received (at-least-once delivery,
+    e.g. after a reconnect): the capture keeps the flag (``"dup": true``) so
+    replays and ``stats`` can tell copies apart.
+    """
+
+    __slots__ = ()
+    dup = True
+
+
+class RetainedDupFrame(RetainedFrame):
+    """A retained message sent again (both flags)."""
+
+    __slots__ = ()
+    dup = True
+
+
+#: Frames are not retained unless they are RetainedFrames, not resent unless DupFrames.
 Frame.retained = False  # type: ignore[attr-defined]
+Frame.dup = False  # type: ignore[attr-defined]
+
+
+def frame_type(retained: bool, dup: bool) -> type[Frame]:
+    """The Frame class for these MQTT flags."""
+    if dup:
+        return RetainedDupFrame if retained else DupFrame
+    return RetainedFrame if retained else Frame
 
 
 @dataclass(slots=True)

@@ -78,6 +78,10 @@ class Source(Protocol):
         transport: the capture header's ``transport`` (``"websocket"``, ``"webhook"``).
         markers: write ``connected``/``disconnected``/``reconnecting`` markers
             to the capture (False for a listening webhook: it has no connection).
+        confirms: (optional, default True) :meth:`done` tells the peer the
+            frame is safe (webhook answer, MQTT acknowledgement), so the
+            capture is flushed to disk before it is called; a source whose
+            ``done`` does nothing sets it False and is not called.
     """
 
     endpoint: str

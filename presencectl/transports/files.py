@@ -24,9 +24,10 @@ from presencectl.core.capture import (
 )
 from presencectl.core.decode import loads
 from presencectl.core.events import Frame, Marker
+from presencectl.core.framing import ndjson_payloads
 from presencectl.errors import InputNotFound, PresenceError, UsageError
 
-__all__ = ["open_input", "iter_lines", "CaptureReader", "CaptureWriter", "OutputFile", "check_output"]
+__all__ = ["open_input", "iter_lines", "payload_frames", "CaptureReader", "CaptureWriter", "OutputFile", "check_output"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
@@ -64,6 +65,16 @@ def iter_lines(stream: BinaryIO, warn: Callable[[str], None], name: str) -> Iter
         warn(f"{name}: compressed data ends early or is corrupt ({exc}); read what was there")
     except OSError as exc:
         raise PresenceError(f"{name}: read error: {exc.strerror or exc}") from None
+
+
+def payload_frames(payloads: Iterable[bytes]) -> Iterator[Frame]:
+    """Plain NDJSON payloads (see ``core.framing.ndjson_payloads``) as Frames
+    with no receive time: text when it is UTF-8, else bytes; kept verbatim."""
+    for payload in payloads:
+        try:
+            yield Frame(payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield Frame(payload)
 
 
 class CaptureReader:
@@ -133,8 +144,7 @@ class CaptureReader:
     def records_from(self, lines: Iterable[bytes]) -> Iterator[Frame | Marker]:
         """Frames and markers from these raw lines (a pre-filtered or partial stream)."""
         if not self.is_capture:
-            for line in lines:
-                yield Frame(line.rstrip(b"\r\n"))
+            yield from payload_frames(ndjson_payloads(lines))
             return
         pending: bytes | None = None
         for line in lines:
@@ -390,7 +400,10 @@ class CaptureWriter:
         self._write(encode_header(header))
 
     def _write(self, data: bytes) -> None:
-        self._sink.write(data)
+        try:
+            self._sink.write(data)
+        except OSError as exc:
+            raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
         self._dirty = True
         if not self.flush_every or self._clock() - self._flushed_at >= self.flush_every:
             self.flush()
@@ -399,9 +412,12 @@ class CaptureWriter:
         """Put everything written so far on disk (readable if we die now)."""
         if self._dirty:
             self._dirty = False
-            if self._gz is not None:
-                self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
-            self._file.flush()
+            try:
+                if self._gz is not None:
+                    self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
+                self._file.flush()
+            except OSError as exc:
+                raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
         self._flushed_at = self._clock()
 
     def frame(self, frame: Frame) -> None:
@@ -430,10 +446,13 @@ class CaptureWriter:
         """
         keep = self.frames > 0 or (keep_empty and not self.output.replaces)
         try:
-            if self._gz is not None:
-                gz, self._gz = self._gz, None
-                gz.close()  # writes the trailer; the underlying file stays open
-            if not self._file.closed:
-                self._file.flush()
-        finally:
-            self.output.close(keep=keep)
+            try:
+                if self._gz is not None:
+                    gz, self._gz = self._gz, None
+                    gz.close()  # writes the trailer; the underlying file stays open
+                if not self._file.closed:
+                    self._file.flush()
+            finally:
+                self.output.close(keep=keep)
+        except OSError as exc:
+            raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None

@@ -51,7 +51,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from presencectl.core.capture import redact_url
-from presencectl.core.events import Frame, Marker, RetainedFrame
+from presencectl.core.events import DupFrame, Frame, Marker, RetainedDupFrame, RetainedFrame
 from presencectl.errors import TransportError, UsageError
 from presencectl.transports import paho_internals
 from presencectl.transports.base import CannotConnect, ConnectionLost
@@ -468,9 +468,11 @@ class PacketReader:
                         if qos:
                             self.ack(pid, qos)
                         continue
-                    frame: Frame = RetainedFrame(text, now, topic)
+                    frame: Frame = (RetainedDupFrame if b0 & 8 else RetainedFrame)(text, now, topic)
                     if self.on_retained is not None:
                         self.on_retained(topic)
+                elif b0 & 8 and qos:  # DUP: the broker sends it again; maybe a copy
+                    frame = DupFrame(text, now, topic)
                 else:
                     frame = Frame(text, now, topic)
                 append(frame)
@@ -508,6 +510,7 @@ class MqttSource:
 
     transport = "mqtt"
     markers = True
+    confirms = True  # done() acknowledges QoS 1/2: the message must be on disk first
 
     def __init__(self, options: MqttOptions) -> None:
         self.options = options
@@ -812,13 +815,14 @@ class MqttSource:
                 topic = msg.topic
             except UnicodeDecodeError:  # brokers should refuse such topics; show it anyway
                 topic = msg._topic.decode("utf-8", "backslashreplace")
+            dup = bool(msg.dup) and msg.qos > 0
             if msg.retain:
                 if skip:
                     return
                 self._retained(topic)
-                append(RetainedFrame(data, now(), topic))
+                append((RetainedDupFrame if dup else RetainedFrame)(data, now(), topic))
                 return
-            append(Frame(data, now(), topic))
+            append((DupFrame if dup else Frame)(data, now(), topic))
 
         return on_message
 

@@ -108,6 +108,7 @@ class SocketIOSource:
 
     transport = "socketio"
     markers = True
+    confirms = False  # done() tells the peer nothing (see transports.base.Source)
 
     def __init__(self, options: SocketIOOptions) -> None:
         self.options = options

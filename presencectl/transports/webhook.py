@@ -392,6 +392,7 @@ class WebhookSource:
 
     transport = "webhook"
     markers = False
+    confirms = True  # done() answers the POST: the body must be on disk first
 
     def __init__(self, options: WebhookOptions) -> None:
         self.options = options

@@ -402,6 +402,7 @@ class WsSource:
 
     transport = "websocket"
     markers = True
+    confirms = False  # done() tells the peer nothing (see transports.base.Source)
 
     def __init__(self, options: WsOptions) -> None:
         self.options = options

@@ -121,13 +121,17 @@ def test_plain_ndjson_reads_as_frames_without_times(tmp_path):
     path.write_bytes(b'{"a":1}\n{"b":2}\n')
     reader = CaptureReader(str(path), pytest.fail)
     assert not reader.is_capture
-    assert list(reader.records()) == [Frame(b'{"a":1}'), Frame(b'{"b":2}')]
+    # Text when it is UTF-8 (as replay and record both store it), bytes otherwise;
+    # a pretty-printed document is one frame.
+    assert list(reader.records()) == [Frame('{"a":1}'), Frame('{"b":2}')]
+    path.write_bytes(b'{\n  "a": 1\n}\n{"b":"\xff"}\n')
+    assert list(CaptureReader(str(path), pytest.fail).records()) == [Frame('{\n  "a": 1\n}'), Frame(b'{"b":"\xff"}')]
 
 
 def test_gzipped_plain_ndjson(tmp_path):
     path = tmp_path / "plain.ndjson.gz"
     path.write_bytes(gzip.compress(b'{"a":1}\n'))
-    assert list(CaptureReader(str(path), pytest.fail).records()) == [Frame(b'{"a":1}')]
+    assert list(CaptureReader(str(path), pytest.fail).records()) == [Frame('{"a":1}')]
 
 
 def test_missing_file_and_directory():
@@ -135,3 +139,17 @@ def test_missing_file_and_directory():
         CaptureReader("/nonexistent/x.ndjson", pytest.fail)
     with pytest.raises(InputNotFound, match="is a directory"):
         CaptureReader("/", pytest.fail)
+
+
+@pytest.mark.parametrize("data", ['{"a":1}', b"\xff\x00"])
+@pytest.mark.parametrize("retained", [False, True])
+def test_mqtt_redeliveries_keep_their_dup_flag(tmp_path, data, retained):
+    from presencectl.core.events import frame_type
+
+    frame = frame_type(retained, True)(data, 1.0, "t/1")
+    line = encode_frame(frame)
+    assert b'"dup":true' in line and (b'"retained":true' in line) == retained
+    back = decode_record(line)
+    assert back == frame and back.dup and back.retained == retained
+    plain = decode_record(encode_frame(Frame(data, 1.0, "t/1")))
+    assert not plain.dup and b'"dup"' not in encode_frame(plain)
