@@ -9,9 +9,15 @@ rather than protocol:
   jitter (:class:`Backoff`, capped at 30 s), a notice on stderr each time and
   ``connected``/``disconnected``/``reconnecting`` markers in the capture;
   ``--no-reconnect`` turns a loss into exit status 1;
-- ``--timeout``: stop (exit 0) after that long without a message;
-- an event its dialect declares session-ending (Navixy ``logout``) ends the
-  session instead of reconnecting;
+- ``--timeout``: stop (exit 0) after that long without a message (an idle
+  timeout: only frames count, keep-alive frames do not; reconnecting does not);
+- ``--deadline``: stop after that long in all (:attr:`Session.deadline_at`,
+  which ``expect`` moves as its steps pass); exit 3 unless the session got
+  what it waited for (:func:`~presencectl.deadline.deadline_ending`);
+- an event its dialect declares session-ending (Navixy ``logout``), or a
+  server that says it finished (a WebSocket 1000 close whose reason says so,
+  like ``replay --serve``'s "replay finished"), ends the session instead of
+  reconnecting;
 - the live counter on a terminal's stderr (``record``) and the summary line;
 - telling the source when a frame is safely recorded (the webhook answers then);
 - flushing rendered output whenever the source has nothing more buffered, so
@@ -33,6 +39,7 @@ from typing import TextIO
 from presencectl.console import Environment
 from presencectl.core.dialects import ends_session
 from presencectl.core.events import Event, Frame, Marker
+from presencectl.deadline import deadline_ending
 from presencectl.runner import LimitReached, Pipeline
 from presencectl.signals import Terminated
 from presencectl.status import ExitStatus
@@ -74,7 +81,7 @@ class Backoff:
 class Ending:
     """Why a session ended without an error."""
 
-    reason: str  # "timeout", "limit", "logout", "closed"
+    reason: str  # "timeout", "limit", "logout", "closed", "finished", "deadline"
     message: str
     status: ExitStatus = ExitStatus.OK
 
@@ -98,6 +105,8 @@ class Session:
         env: where notices go (``note``/``warn``) and the terminal facts.
         reconnect: reconnect after a loss (else a loss raises ConnectionLost).
         idle_timeout: end after this many seconds without a message (None: never).
+        deadline: end after this many seconds in all (None: never); see
+            :attr:`deadline_at`.
         counter: draw a live counter on this stream (a terminal), or None.
         capture: the capture path, for the counter and summary.
         backoff, clock, wall, sleep, rand: policy and time, injectable for tests.
@@ -116,6 +125,7 @@ class Session:
         *,
         reconnect: bool = True,
         idle_timeout: float | None = None,
+        deadline: float | None = None,
         counter: TextIO | None = None,
         capture: str | None = None,
         backoff: Backoff = Backoff(),  # noqa: B008 - frozen, shared safely
@@ -139,6 +149,10 @@ class Session:
         self.reconnects = 0
         self.state = "connecting"
         self._started = clock()
+        self.deadline = deadline
+        #: When the session ends on ``clock``'s time (None: never); a caller
+        #: may move it while the session runs (``expect``: the current step's limit).
+        self.deadline_at: float | None = None if deadline is None else self._started + deadline
         self._last_message = self._started
         self._connected_at = self._started
         self._attempt = 0
@@ -191,6 +205,10 @@ class Session:
             wait = None
             if idle is not None:
                 wait = max(0.0, self._last_message + idle - clock())
+            deadline_at = self.deadline_at
+            if deadline_at is not None:
+                left = max(0.0, deadline_at - clock())
+                wait = left if wait is None else min(wait, left)
             if tick is not None:
                 wait = tick if wait is None else min(wait, tick)
             try:
@@ -206,6 +224,8 @@ class Session:
                 continue
             if frame is None:
                 now = clock()
+                if self.deadline_at is not None and now >= self.deadline_at:
+                    return self._deadline_ending()
                 if idle is not None and now - self._last_message >= idle:
                     return Ending("timeout", f"no message for {idle:g} s")
                 self._draw(now)
@@ -220,8 +240,15 @@ class Session:
                     ender = ends_session(event)  # declared by the dialect (Navixy logout)
                     if ender is not None:
                         return Ending("logout", f"the server ended the session ({ender.vendor} {event.type})")
+            if self.deadline_at is not None and clock() >= self.deadline_at:
+                return self._deadline_ending()
             if drawing:
                 self._draw(clock())
+
+    def _deadline_ending(self) -> Ending:
+        counts = self.pipeline.counts
+        message, status = deadline_ending(self.deadline, self.pipeline.limit, counts.shown)
+        return Ending("deadline", message, status)
 
     def _judged(self, frame: Frame, events: list[Event]) -> None:
         # Between recording+decoding and rendering: a webhook client gets its
@@ -267,6 +294,8 @@ class Session:
         self.state = "disconnected"
         if source.markers:
             self.pipeline.marker(Marker("disconnected", self.wall(), lost.cause))
+        if lost.finished:
+            return Ending("finished", f"{source.endpoint}: {lost.cause}; the server is done: not reconnecting")
         if not self.reconnect:
             if lost.clean:
                 return Ending("closed", f"{lost.cause}")
@@ -282,6 +311,12 @@ class Session:
                     self._say(self.env.warn, f"{source.endpoint}: {why}")
                     self.sleep(max(0.0, left))
                     return Ending("timeout", f"no message for {idle:g} s")
+            if self.deadline_at is not None:
+                left = self.deadline_at - self.clock()
+                if left <= delay:
+                    self._say(self.env.warn, f"{source.endpoint}: {why}")
+                    self.sleep(max(0.0, left))
+                    return self._deadline_ending()
             self.state = f"reconnecting in {delay:.1f} s"
             if source.markers:
                 self.pipeline.marker(

@@ -233,11 +233,15 @@ SendFileOpt = Annotated[
 ]
 ReconnectOpt = Annotated[
     bool,
-    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff with jitter, up to 30 s); --no-reconnect exits 1 on loss.", rich_help_panel=CONNECTION_PANEL),
+    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff with jitter, up to 30 s); --no-reconnect exits 1 on loss. A server that closes with 1000 and a reason saying it is finished (replay --serve: 'replay finished'), or a Socket.IO namespace disconnect, ends the session (exit 0) either way; other clean closes follow this flag.", rich_help_panel=CONNECTION_PANEL),
 ]
 TimeoutOpt = Annotated[
     str | None,
-    typer.Option("--timeout", metavar="DURATION", help="Exit 0 after this long without a message: 30, 90s, 5m.", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--timeout", metavar="DURATION", help="Idle timeout: exit 0 after this long without a frame (30, 90s, 5m). Every frame counts, shown or filtered out; Span keep-alives do not. For an overall limit use --deadline.", rich_help_panel=CONNECTION_PANEL, show_default=False),
+]
+DeadlineOpt = Annotated[
+    str | None,
+    typer.Option("--deadline", metavar="DURATION", help="Overall limit (30, 90s, 5m): stop then; exit 3 if -n was not reached yet, or (without -n) nothing was shown. Lets a script wait for an event. Files and stdin too.", rich_help_panel=CONNECTION_PANEL, show_default=False),
 ]
 ConnectTimeoutOpt = Annotated[
     str, typer.Option("--connect-timeout", metavar="DURATION", help="Give up a connection attempt after this long.", rich_help_panel=CONNECTION_PANEL)
@@ -278,6 +282,7 @@ CONNECTION = Group("connection", (
     Opt("send_file", SendFileOpt, attr="send_files", sources=_WS, why=_NO_SEND, shape="paths", merge="append"),
     Opt("reconnect", ReconnectOpt, True, flag="--no-reconnect", sources=_NETWORK, shape="bool"),
     Opt("timeout", TimeoutOpt, sources=_NETWORK, shape="text"),
+    Opt("deadline", DeadlineOpt, shape="text"),  # every source, files and stdin too
     Opt("connect_timeout", ConnectTimeoutOpt, "10", sources=_CONNECTING, shape="text"),
     Opt("ping_interval", PingOpt, "20", sources=_WS, why={"socketio": "Socket.IO keeps the heartbeat the server asks for"}, shape="text"),
 ))
@@ -358,6 +363,7 @@ class ConnectArgs:
     send_files: list[str] = field(default_factory=list)
     reconnect: bool = True
     timeout: str | None = None
+    deadline: str | None = None
     connect_timeout: str = "10"
     ping_interval: str = "20"
     cacert: str | None = None

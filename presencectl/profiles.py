@@ -732,7 +732,7 @@ def apply_profile(command: Any, ctx: Any, source: Any, config: str | None, envir
         spec = KEYS[key]
         param = params.get(spec.param)
         if param is None:
-            if spec.output:
+            if spec.output or spec.name in getattr(command, "ignored_profile_keys", ()):
                 continue
             raise ProfileError(f"profile {profile.name}: {key!r} does not apply to `presencectl {command.name}`")
         origin = ctx.get_parameter_source(spec.param)

@@ -13,5 +13,8 @@ class ExitStatus(IntEnum):
     ERROR = 1
     #: The command line is wrong: bad flag value, bad filter, missing file.
     USAGE = 2
+    #: A --deadline passed before the session got what it waited for, or an
+    #: ``expect`` expectation was not met.
+    DEADLINE = 3
     #: Ctrl-C.
     INTERRUPTED = 130

@@ -208,17 +208,19 @@ def run_live(
     live_table: bool = False,
     force: bool = False,
     view: Callable[..., Any] | None = None,
-) -> None:
+) -> int:
     """The body shared by ``tail`` and ``record`` (``live_table``: ``tail --live``).
 
     ``view`` makes the live view something else than the presence table
     (``timeline SOURCE``): called like :class:`~presencectl.live_table.LiveTable`.
+    Returns the exit status: 0, or 3 when ``--deadline`` passed first.
     """
     import os
     import time
 
     from presencectl.console import Output
     from presencectl.core.capture import make_header
+    from presencectl.deadline import DeadlinePassed, alarm, deadline_ending
     from presencectl.live import Session, summarize
     from presencectl.runner import Pipeline, run_cat
     from presencectl.signals import SignalGate
@@ -241,6 +243,7 @@ def run_live(
             raise UsageError("--live and -q/--quiet exclude each other")
     source = build_source(source_text, kind, args, env, warn) if kind != "file" else None
     idle = _duration(args.timeout, "--timeout") if args.timeout is not None else None
+    overall = _duration(args.deadline, "--deadline") if args.deadline is not None else None
     if record == "-":
         raise UsageError("the capture needs a file name (not -)")
     if force and record is None:
@@ -301,20 +304,28 @@ def run_live(
             table.attach(pipeline)
         gate.leave()  # raises a signal that came during the set-up
         if source is None:
-            run_cat(env, [source_text], pipeline)
-            return
+            try:
+                with alarm(overall, gate):
+                    run_cat(env, [source_text], pipeline)
+            except DeadlinePassed:
+                message, status = deadline_ending(overall, limit, pipeline.counts.shown)
+                env.note(message)
+                return int(status)
+            return 0
         session = Session(
             source,
             pipeline,
             env,
             reconnect=args.reconnect,
             idle_timeout=idle,
+            deadline=overall,
             counter=env.stderr if quiet and env.stderr_isatty else None,
             capture=record,
         )
         ending = session.run()
         if ending.reason != "limit":
             env.note(ending.message)
+        return int(ending.status)
     finally:
         # Signals wait from here on: the capture is finished exactly once,
         # every frame received so far is in it, and the summary says so.
@@ -343,12 +354,15 @@ def run_live(
 
 
 def _guard(env: Environment, body: Any) -> None:
+    """Run a command body: errors as :func:`guarded`, SIGTERM → 143, a returned status ≠ 0 → that exit."""
     from presencectl.live import Terminated
 
     try:
-        guarded(env, body)
+        status = guarded(env, body)
     except Terminated:
         raise typer.Exit(143) from None
+    if status:
+        raise typer.Exit(int(status))
 
 
 class LiveCommand(ProfileCommand, MqttCommand, SocketIOCommand):

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from presencectl.app import app
-from presencectl.commands.live import LiveCommand, _guard, run_live, source_kind
+from presencectl.commands.live import LiveCommand, _duration, _guard, run_live, source_kind
 from presencectl.console import Environment, choose_color
 from presencectl.errors import UsageError
 from presencectl.option_groups import FILTERS, OUTPUT, SOURCE_GROUPS, Opts, check_applicable, takes
@@ -74,7 +74,7 @@ def timeline_cmd(
     """
     env = Environment()
 
-    def body() -> None:
+    def body() -> int:
         from presencectl.commands.stats import parse_seconds
         from presencectl.core.timeline import Timeline
 
@@ -87,14 +87,13 @@ def timeline_cmd(
                     "-o draws a finished session: record it first (presencectl record SOURCE -o s.capture.ndjson), "
                     "then presencectl timeline s.capture.ndjson -o FILE"
                 )
-            _live(env, source, opts, timeline, color, top)
-            return
-        _from_file(env, source, opts, timeline, color, top, output, force)
+            return _live(env, source, opts, timeline, color, top)
+        return _from_file(env, source, opts, timeline, color, top, output, force)
 
     _guard(env, body)
 
 
-def _live(env: Environment, source: str, opts: Opts, timeline, color: bool, top: int | None) -> None:  # type: ignore[no-untyped-def]
+def _live(env: Environment, source: str, opts: Opts, timeline, color: bool, top: int | None) -> int:  # type: ignore[no-untyped-def]
     from presencectl.options import OutputArgs
     from presencectl.ui.timeline import live_timeline
 
@@ -102,14 +101,14 @@ def _live(env: Environment, source: str, opts: Opts, timeline, color: bool, top:
         kwargs["color"] = color
         return live_timeline(env, timeline, top=top, **kwargs)
 
-    run_live(
+    return run_live(
         env, source, opts.connect_args(), opts.filter_args(), OutputArgs(color=opts.color, utc=opts.utc),
         dialect=opts.dialect, assume_tz=opts.assume_tz, limit=opts.limit, record=None, quiet=False,
         live_table=True, view=view,
     )
 
 
-def _from_file(env: Environment, path: str, opts: Opts, timeline, color: bool, top: int | None, output: str | None, force: bool) -> None:  # type: ignore[no-untyped-def]
+def _from_file(env: Environment, path: str, opts: Opts, timeline, color: bool, top: int | None, output: str | None, force: bool) -> int:  # type: ignore[no-untyped-def]
     from presencectl.runner import Pipeline, run_cat
     from presencectl.ui.timeline import zone_for
 
@@ -122,17 +121,27 @@ def _from_file(env: Environment, path: str, opts: Opts, timeline, color: bool, t
     filt = opts.filter_args().build(env, opts.utc)
     decoder = make_decoder(opts.dialect, opts.assume_tz)
     pipeline = Pipeline(decoder, filt, None, None, opts.limit, on_event=timeline.add)
+    from presencectl.deadline import DeadlinePassed, alarm, deadline_ending
+
+    deadline = opts.connect_args().deadline
+    overall = _duration(deadline, "--deadline") if deadline is not None else None
+    status = 0
     try:
-        counts = run_cat(env, [path], pipeline)
+        with alarm(overall):  # a stdin that never ends: draw what came before the deadline
+            run_cat(env, [path], pipeline)
+    except DeadlinePassed:
+        message, status = deadline_ending(overall, opts.limit, pipeline.counts.shown)
+        env.note(message)
     finally:
         pipeline.close()
+    counts = pipeline.counts
     if counts.unparsed:
         env.note(f"{counts.unparsed} of {counts.events} payloads could not be parsed")
     name = "stdin" if path == "-" else path
     zone = zone_for(opts.utc)
     if output is None:
         _draw(env, timeline, name, zone, top, color)
-        return
+        return int(status)
     if kind_of_output == "svg":
         from presencectl.ui.timeline import draw_svg
 
@@ -143,6 +152,7 @@ def _from_file(env: Environment, path: str, opts: Opts, timeline, color: bool, t
         text = draw_html(timeline, source=name, utc=opts.utc, top=top)
     _write(output, text, force, [path])
     env.note(f"{len(timeline.rows(top=top))} subjects, {timeline.events} events → {output} ({len(text.encode()) / 1024:.0f} KiB)")
+    return int(status)
 
 
 def _output_kind(path: str) -> str:

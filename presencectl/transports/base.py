@@ -59,13 +59,18 @@ class ConnectionLost(TransportError):
         cause: what happened ("connection reset by peer", "closed by the server (1001 going away)").
         clean: the peer closed it on purpose with a normal closure; a session
             that does not reconnect then ends with exit status 0, not 1.
+        finished: the peer said the stream is over (a WebSocket 1000 close
+            whose reason says so, e.g. ``replay --serve``'s "replay finished";
+            a Socket.IO namespace disconnect): the session ends (exit 0)
+            instead of reconnecting. Implies ``clean``.
     """
 
-    def __init__(self, endpoint: str, cause: str, *, clean: bool = False) -> None:
+    def __init__(self, endpoint: str, cause: str, *, clean: bool = False, finished: bool = False) -> None:
         super().__init__(f"{endpoint}: connection lost: {cause}")
         self.endpoint = endpoint
         self.cause = cause
-        self.clean = clean
+        self.clean = clean or finished
+        self.finished = finished
 
 
 @runtime_checkable

@@ -24,7 +24,10 @@ none), ``topic`` is the event name. What else happens:
   (re)connect.
 - ``44`` (the server refused the namespace or the credentials) is a fatal
   :class:`CannotConnect`; ``41`` (the server disconnected us) and ``1``
-  (it closed the session) are a clean :class:`ConnectionLost`.
+  (it closed the session) are a clean :class:`ConnectionLost`; ``41`` is
+  also ``finished``: Socket.IO clients do not reconnect after the server
+  disconnected them from the namespace (``replay --serve --socketio`` does
+  that when the capture ends).
 - binary events are skipped with a warning (their attachments are consumed);
   a frame that breaks the encoding is handed on as it came, so it is shown
   as unparsed and recorded verbatim.
@@ -281,7 +284,7 @@ class SocketIOSource:
                 frame = ws.receive(None if until is None else max(0.0, until - now))
             except ConnectionLost as exc:
                 self._drop()
-                raise ConnectionLost(self.endpoint, exc.cause, clean=exc.clean) from None
+                raise ConnectionLost(self.endpoint, exc.cause, clean=exc.clean, finished=exc.finished) from None
             if frame is not None:
                 self._feed(frame, joining=False)
                 if self._pending:
@@ -296,11 +299,11 @@ class SocketIOSource:
             self._lost = None
             raise lost
 
-    def _lose(self, cause: str, clean: bool = False) -> None:
+    def _lose(self, cause: str, clean: bool = False, finished: bool = False) -> None:
         """The connection is over: drop it now, report it once the waiting events are taken."""
         self._drop()
         if self._lost is None:
-            self._lost = ConnectionLost(self.endpoint, cause, clean=clean)
+            self._lost = ConnectionLost(self.endpoint, cause, clean=clean, finished=finished)
 
     def _feed(self, frame: Frame, joining: bool) -> None:
         protocol = self._protocol
@@ -346,7 +349,7 @@ class SocketIOSource:
                 self._lose(message)
             elif isinstance(item, sio.Disconnected):
                 why = f" ({item.message})" if item.message else ""
-                self._lose(f"the server disconnected us from namespace {item.namespace}{why}", clean=True)
+                self._lose(f"the server disconnected us from namespace {item.namespace}{why}", clean=True, finished=True)
             elif isinstance(item, sio.Closed):
                 self._lose("the server closed the Socket.IO session", clean=True)
             elif isinstance(item, sio.HeartbeatTimeout):

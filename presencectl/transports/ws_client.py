@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import re
 import socket
 import ssl
 import time
@@ -250,6 +251,27 @@ def describe_close(code: int, reason: str) -> str:
     if reason:
         text += f": {reason}"
     return f"closed by the server ({text})"
+
+
+#: Words in a 1000 close's reason that say the stream is over for good. Kept
+#: narrow: "session ended" or "end of session" (a token that expired, a vendor
+#: cycling connections) is a reason to reconnect, not to stop.
+_FINISHED = re.compile(r"\b(finished|done|completed?|end of (stream|replay|capture)|eof)\b", re.IGNORECASE)
+
+
+def says_finished(code: int, reason: str) -> bool:
+    """A normal closure (1000) whose reason says the server is done with us.
+
+    ``replay --serve`` closes with ``1000 replay finished``: reconnecting
+    would only play the capture again. Other clean closes (no reason,
+    "bye", 1001 going away) are a loss like any other.
+
+    >>> says_finished(1000, "replay finished"), says_finished(1000, ""), says_finished(1001, "done")
+    (True, False, False)
+    >>> says_finished(1000, "end of session")
+    False
+    """
+    return code == 1000 and _FINISHED.search(reason) is not None
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -577,7 +599,8 @@ class WsSource:
             code, reason = parse_close(payload)
             self._fail(code if code not in (1005, 1006, 1015) else 1000)
             raise ConnectionLost(
-                self.endpoint, describe_close(code, reason), clean=code in (1000, 1005)
+                self.endpoint, describe_close(code, reason), clean=code in (1000, 1005),
+                finished=says_finished(code, reason),
             )
         # OP_PONG: receiving it already counted as a sign of life.
 
