@@ -1,22 +1,40 @@
 """Entry point: ``presencectl`` and ``python -m presencectl``.
 
 ``--version`` is answered here, before Typer (and with it pydantic and rich)
-is imported, so that scripts probing the version pay ~30 ms, not ~250 ms.
+is imported, so that scripts probing the version pay ~30 ms, not ~250 ms;
+TAB completion likewise (:mod:`presencectl.completion`).
 """
 
+import os
 import sys
 
 
 def main() -> None:
-    """Run the command line."""
+    """Run the command line; a closed stdout ends it with 0 (:mod:`presencectl.pipes`)."""
+    from presencectl import pipes
+
+    probe = pipes.stdout_probe()
+    instruction = os.environ.get("_PRESENCECTL_COMPLETE")
+    if instruction:  # a TAB press: answered without loading Typer when the spec allows
+        from presencectl.completion import answer
+
+        found = answer(instruction, os.environ)
+        if found is not None:
+            text, code = found
+            sys.stdout.write(text)
+            pipes.finish(code, probe)
     if sys.argv[1:] in (["--version"], ["-V"]):
         from presencectl import __version__
 
-        sys.stdout.write(f"presencectl {__version__}\n")
-        return
+        try:
+            sys.stdout.write(f"presencectl {__version__}\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            pass
+        pipes.finish(0, probe)
     from presencectl.cli import run
 
-    run()
+    run(probe)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ class MqttVersion(StrEnum):
 TopicOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "-T", "--topic", metavar="FILTER",
+        "-T", "--topic", metavar="TOPIC",
         help="Topic filter to subscribe to (repeatable; default '#'); + matches one level, # the rest.",
         rich_help_panel=MQTT, show_default=False,
     ),

@@ -98,8 +98,9 @@ __all__ = [
 ]
 
 CONNECTION_PANEL = "Connection"
+WEBSOCKET_PANEL = "WebSocket"
 TLS_PANEL = "TLS"
-WEBHOOK_PANEL = "Webhook receiver (--listen)"
+WEBHOOK_PANEL = "Webhook"
 
 #: The kinds of source (``commands.live.source_kind``), and how errors name them.
 KINDS: dict[str, str] = {
@@ -217,38 +218,38 @@ class Group:
 
 HeaderOpt = Annotated[
     list[str] | None,
-    typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="'Name: value' sent with the WebSocket upgrade (repeatable).", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="'Name: value' sent with the WebSocket upgrade (repeatable).", rich_help_panel=WEBSOCKET_PANEL, show_default=False),
 ]
 SubprotocolOpt = Annotated[
     list[str] | None,
-    typer.Option("--subprotocol", metavar="NAME", help="WebSocket subprotocol to offer (repeatable).", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--subprotocol", metavar="NAME", help="WebSocket subprotocol to offer (repeatable).", rich_help_panel=WEBSOCKET_PANEL, show_default=False),
 ]
 SendOpt = Annotated[
     list[str] | None,
-    typer.Option("--send", metavar="TEXT", help="Text message sent after every (re)connect (repeatable; before --send-file).", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--send", metavar="TEXT", help="Text message sent after every (re)connect (repeatable; before --send-file).", rich_help_panel=WEBSOCKET_PANEL, show_default=False),
 ]
 SendFileOpt = Annotated[
     list[str] | None,
-    typer.Option("--send-file", metavar="FILE", help="Send this file's content after every (re)connect, e.g. a Navixy subscribe request (repeatable; one trailing newline dropped).", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--send-file", metavar="FILE", help="Send this file's content after every (re)connect, e.g. a Navixy subscribe request (repeatable; one trailing newline dropped).", rich_help_panel=WEBSOCKET_PANEL, show_default=False),
 ]
 ReconnectOpt = Annotated[
     bool,
-    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff with jitter, up to 30 s); --no-reconnect exits 1 on loss. A server that closes with 1000 and a reason saying it is finished (replay --serve: 'replay finished'), or a Socket.IO namespace disconnect, ends the session (exit 0) either way; other clean closes follow this flag.", rich_help_panel=CONNECTION_PANEL),
+    typer.Option("--reconnect/--no-reconnect", help="Reconnect after a loss (backoff, up to 30 s); --no-reconnect exits 1. A 1000 close saying the server finished ends the session.", rich_help_panel=CONNECTION_PANEL),
 ]
 TimeoutOpt = Annotated[
     str | None,
-    typer.Option("--timeout", metavar="DURATION", help="Idle timeout: exit 0 after this long without a frame (30, 90s, 5m). Every frame counts, shown or filtered out; Span keep-alives do not. For an overall limit use --deadline.", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--timeout", metavar="DURATION", help="Idle timeout: exit 0 after this long without a frame (30, 90s, 5m); every frame resets it.", rich_help_panel=CONNECTION_PANEL, show_default=False),
 ]
 DeadlineOpt = Annotated[
     str | None,
-    typer.Option("--deadline", metavar="DURATION", help="Overall limit (30, 90s, 5m): stop then; exit 3 if -n was not reached yet, or (without -n) nothing was shown. Lets a script wait for an event. Files and stdin too.", rich_help_panel=CONNECTION_PANEL, show_default=False),
+    typer.Option("--deadline", metavar="DURATION", help="Overall limit (30, 90s, 5m): exit 3 if -n was not reached by then (without -n: nothing was shown).", rich_help_panel=CONNECTION_PANEL, show_default=False),
 ]
 ConnectTimeoutOpt = Annotated[
     str, typer.Option("--connect-timeout", metavar="DURATION", help="Give up a connection attempt after this long.", rich_help_panel=CONNECTION_PANEL)
 ]
 PingOpt = Annotated[
     str,
-    typer.Option("--ping-interval", metavar="DURATION", help="Send a WebSocket ping after this long idle; no answer within as long again counts as a loss. 0 turns pings off.", rich_help_panel=CONNECTION_PANEL),
+    typer.Option("--ping-interval", metavar="DURATION", help="Send a WebSocket ping after this long idle; no answer within as long again counts as a loss. 0 turns pings off.", rich_help_panel=WEBSOCKET_PANEL),
 ]
 CacertOpt = Annotated[
     str | None, typer.Option("--cacert", metavar="FILE", help="Trust the server certificates signed by this PEM CA bundle (instead of the system's).", rich_help_panel=TLS_PANEL, show_default=False)

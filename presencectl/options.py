@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from typer._completion_classes import completion_init
 
+from presencectl.completers import complete_dialects, complete_kinds, complete_types
 from presencectl.console import Environment, choose_color
 from presencectl.errors import UsageError
 
@@ -29,32 +30,6 @@ OUTPUT = "Output"
 # register them here, where the completion callbacks below live (typer.main
 # imported the module already: this costs nothing).
 completion_init()
-
-
-def complete_types(incomplete: str) -> list[tuple[str, str]]:
-    """``-t/--type``: every dialect's documented types (``!T`` too), with their meaning."""
-    from presencectl.core import dialects
-
-    prefix = "!" if incomplete.startswith("!") else ""
-    seen: dict[str, str] = {}
-    for dialect in dialects.registry():
-        for name, info in dialect.types.items():
-            seen.setdefault(name, f"{dialect.name} {info.kind}: {info.description}".rstrip(": "))
-    return [(prefix + name, meaning) for name, meaning in sorted(seen.items())]
-
-
-def complete_dialects() -> list[tuple[str, str]]:
-    """``--dialect``: the registered dialect names, with their titles."""
-    from presencectl.core import dialects
-
-    return [(d.name, d.title) for d in dialects.registry()]
-
-
-def complete_kinds() -> list[str]:
-    """``--kind``: the event kinds, and ``unparsed``."""
-    from presencectl.core.events import Kind
-
-    return [str(kind) for kind in Kind] + ["unparsed"]
 
 
 class Format(StrEnum):
@@ -78,32 +53,32 @@ class TimeSource(StrEnum):
 
 TypeOpt = Annotated[
     list[str] | None,
-    typer.Option("-t", "--type", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS, autocompletion=complete_types),
+    typer.Option("-t", "--type", metavar="GLOB", help="Event type glob (repeatable); [bold]!T[/] excludes.", rich_help_panel=FILTERS, autocompletion=complete_types),
 ]
 SubjectOpt = Annotated[
     list[str] | None,
-    typer.Option("-s", "--subject", help="Subject glob (repeatable); [bold]!S[/] excludes.", rich_help_panel=FILTERS),
+    typer.Option("-s", "--subject", metavar="GLOB", help="Subject glob (repeatable); [bold]!S[/] excludes.", rich_help_panel=FILTERS),
 ]
 DialectOpt = Annotated[
     str | None,
-    typer.Option("--dialect", help="Force this dialect instead of detecting one.", rich_help_panel=FILTERS, autocompletion=complete_dialects),
+    typer.Option("--dialect", metavar="NAME", help="Force this dialect instead of detecting one.", rich_help_panel=FILTERS, autocompletion=complete_dialects),
 ]
 KindOpt = Annotated[
     list[str] | None,
-    typer.Option("--kind", help="Keep these kinds (connect, disconnect, state, message, firmware, error, lifecycle, other, unparsed).", rich_help_panel=FILTERS, autocompletion=complete_kinds),
+    typer.Option("--kind", metavar="KIND", help="Keep these kinds (connect, disconnect, state, message, firmware, error, lifecycle, other, unparsed).", rich_help_panel=FILTERS, autocompletion=complete_kinds),
 ]
 WhereOpt = Annotated[
     list[str] | None,
-    typer.Option("-w", "--where", help="path=value, path!=value, path~regex, path>n, path<n, path? (repeatable, all must hold).", rich_help_panel=FILTERS),
+    typer.Option("-w", "--where", metavar="EXPR", help="path=value, path!=value, path~regex, path>n, path<n, path? (repeatable, all must hold).", rich_help_panel=FILTERS),
 ]
 GrepOpt = Annotated[
-    str | None, typer.Option("--grep", help="Regex searched in the raw payload text.", rich_help_panel=FILTERS)
+    str | None, typer.Option("--grep", metavar="REGEX", help="Regex searched in the raw payload text.", rich_help_panel=FILTERS)
 ]
 SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="Only events at or after this time, or this long ago (10m, 2h).", rich_help_panel=FILTERS)
+    str | None, typer.Option("--since", metavar="TIME", help="Only events at or after TIME, or this long ago (10m).", rich_help_panel=FILTERS)
 ]
 UntilOpt = Annotated[
-    str | None, typer.Option("--until", help="Only events at or before this time, or this long ago.", rich_help_panel=FILTERS)
+    str | None, typer.Option("--until", metavar="TIME", help="Only events at or before this time, or this long ago.", rich_help_panel=FILTERS)
 ]
 #: ``replay``/``slice`` window: parsed by ``core.replay.parse_window``.
 FromOpt = Annotated[
@@ -115,7 +90,7 @@ UntilPointOpt = Annotated[
     typer.Option("--until", metavar="OFFSET|TIME", help="Stop at the first record after this offset (90s, 5m) or time.", rich_help_panel="Timing"),
 ]
 LimitOpt = Annotated[
-    int | None, typer.Option("-n", "--limit", min=1, help="Stop after N matching events.", rich_help_panel=FILTERS)
+    int | None, typer.Option("-n", "--limit", min=1, metavar="N", help="Stop after N matching events.", rich_help_panel=FILTERS)
 ]
 KeepaliveOpt = Annotated[
     bool, typer.Option("--keepalive", help="Show Span keep-alive frames too.", rich_help_panel=FILTERS)
@@ -131,17 +106,17 @@ UtcOpt = Annotated[
     bool, typer.Option("--utc/--local", help="Show times in UTC or in local time.", rich_help_panel=OUTPUT)
 ]
 TimeOpt = Annotated[
-    TimeSource, typer.Option("--time", help="Which time to show: the event's own (else receive time), receive time, none.", rich_help_panel=OUTPUT)
+    TimeSource, typer.Option("--time", help="Time shown: the event's own (else receive time), receive time, none.", rich_help_panel=OUTPUT)
 ]
 VerboseOpt = Annotated[
     bool, typer.Option("-v", "--verbose", help="pretty: add the payload, indented and highlighted.", rich_help_panel=OUTPUT)
 ]
 LiveOpt = Annotated[
     bool,
-    typer.Option("--live", help="A presence table (subject, state, last event, last seen, flaps) redrawn in place instead of event lines, then a summary; needs a terminal.", rich_help_panel=OUTPUT),
+    typer.Option("--live", help="A presence table redrawn in place instead of event lines (a terminal).", rich_help_panel=OUTPUT),
 ]
 AssumeTzOpt = Annotated[
-    str, typer.Option("--assume-tz", help="Zone for timestamps that carry none (Span time, Navixy user_time): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
+    str, typer.Option("--assume-tz", metavar="ZONE", help="Zone of timestamps that carry none (Span, Navixy): UTC, local, +02:00, Europe/Oslo.", rich_help_panel=OUTPUT)
 ]
 
 

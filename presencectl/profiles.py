@@ -53,6 +53,16 @@ import typer
 from typer.core import TyperCommand
 
 from presencectl.errors import UsageError
+from presencectl.profile_file import (  # where the file is, and masking: light, for TAB completion
+    _REF,
+    ENV_VAR,
+    MASK,
+    _mask_secret,
+    _only_references,
+    config_path,
+    default_config_path,
+    mask_url,
+)
 
 __all__ = [
     "ProfileError",
@@ -73,10 +83,7 @@ __all__ = [
     "MASK",
 ]
 
-MASK = "****"
-ENV_VAR = "PRESENCECTL_CONFIG"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -172,29 +179,6 @@ class ResolvedProfile:
 
 
 # --- finding and reading the file ---------------------------------------------
-
-
-def default_config_path(environ: Mapping[str, str]) -> Path:
-    """``$XDG_CONFIG_HOME/presencectl/profiles.toml``, else ``~/.config/presencectl/profiles.toml``.
-
-    A relative ``XDG_CONFIG_HOME`` is ignored, as the XDG spec says.
-    """
-    xdg = environ.get("XDG_CONFIG_HOME", "")
-    if xdg and os.path.isabs(xdg):
-        base = Path(xdg)
-    else:
-        home = environ.get("HOME")
-        base = (Path(home) if home else Path.home()) / ".config"
-    return base / "presencectl" / "profiles.toml"
-
-
-def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
-    """The profiles file: ``--config`` if given, else ``PRESENCECTL_CONFIG``, else the default."""
-    if explicit:
-        return Path(explicit).expanduser()
-    if environ.get(ENV_VAR):
-        return Path(environ[ENV_VAR]).expanduser()
-    return default_config_path(environ)
 
 
 def load(path: Path) -> dict[str, Profile]:
@@ -509,49 +493,6 @@ def merge_value(key: str, profile_value: Any, cli_value: Any, cli_given: bool) -
 # --- showing (secrets masked) ---------------------------------------------------
 
 
-def _only_references(text: str) -> bool:
-    """Whether ``text`` is nothing but ``${VAR}`` references (and blanks): safe to show."""
-    return bool(text.strip()) and not _REF.sub("", text).strip() and "$${" not in text
-
-
-def _mask_secret(text: str) -> str:
-    return text if _only_references(text) else MASK
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password and secret query values (``token=``, ``hash=``…) masked.
-
-    ``${VAR}`` references stay visible: they are names, not secrets.
-
-    >>> mask_url("mqtt://bob:s3cret@broker:1883/?token=abc&x=1")
-    'mqtt://bob:****@broker:1883/?token=****&x=1'
-    >>> mask_url("wss://h/x?apiKey=${KEY}")
-    'wss://h/x?apiKey=${KEY}'
-    """
-    from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
-
-    from presencectl.core.capture import is_secret_name
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, password = userinfo.partition(":")
-        netloc = f"{user}{':' + _mask_secret(password) if sep else ''}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = "&".join(
-            f"{quote(k, safe='/:,$@{}')}="
-            + (_mask_secret(v) if is_secret_name(k) else quote(v, safe="/:,$@{}"))
-            for k, v in pairs
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def _mask_text(text: str) -> str:
     """A payload to send: JSON with secret-named fields masked; other text masked whole."""
     if _only_references(text):
@@ -631,14 +572,10 @@ def _strings(*values: Any) -> list[str]:
 
 def complete_profiles(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Completion of ``@NAME`` for SOURCE (``--config`` on the line is honoured)."""
-    if not incomplete.startswith("@"):
-        return []
+    from presencectl.completers import complete_profiles as candidates
+
     config = ctx.params.get("config") if ctx is not None else None
-    try:
-        profiles = load(config_path(config, os.environ))
-    except ProfileError:
-        return []
-    return [(f"@{name}", mask_url(p.url)) for name, p in profiles.items()]
+    return candidates(config, incomplete)
 
 
 # --- Typer glue: ``tail @NAME`` -----------------------------------------------------
@@ -649,7 +586,7 @@ ConfigOpt = Annotated[
         "--config",
         metavar="FILE",
         envvar=ENV_VAR,
-        help="Profiles file for @NAME sources (default: $XDG_CONFIG_HOME/presencectl/profiles.toml, else ~/.config/presencectl/profiles.toml).",
+        help="Profiles file for @NAME sources (default: ~/.config/presencectl/profiles.toml).",
         show_default=False,
         show_envvar=False,
         rich_help_panel="Connection",

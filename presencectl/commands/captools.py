@@ -25,10 +25,10 @@ TOOL_FILTERS = FILTERS.without("since", "until", "limit")
 
 OutputOpt = Annotated[
     str,
-    typer.Option("-o", "--output", metavar="OUT", help="Capture file to write (.gz compresses); an existing file is refused without --force.", show_default=False),
+    typer.Option("-o", "--output", metavar="FILE", help="Capture file to write (.gz compresses); an existing file is refused without --force.", show_default=False),
 ]
 ForceOpt = Annotated[
-    bool, typer.Option("--force", help="Replace an existing OUT (only once the new one is complete).")
+    bool, typer.Option("--force", help="Replace an existing -o FILE (only once the new one is complete).")
 ]
 CaptureArg = Annotated[str, typer.Argument(metavar="CAPTURE", help="Capture file (.gz too), or - for stdin.", show_default=False)]
 
@@ -231,7 +231,7 @@ def diff_cmd(
     *,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object (schema presencectl.diff/1) for scripts.")] = False,
     flap_window: Annotated[
-        str, typer.Option("--flap-window", help="A state change within this long of the previous one is a flap (as in stats).")
+        str, typer.Option("--flap-window", metavar="DURATION", help="A state change within this long of the previous one is a flap (as in stats).")
     ] = "5m",
     opts: Opts,
 ) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from presencectl.app import app, guarded
+from presencectl.app import app, deprecated, guarded
 from presencectl.console import Environment
 from presencectl.option_groups import FILTERS, OUTPUT, Opts, takes
 
@@ -26,9 +26,11 @@ def bundled_capture() -> str:
 def demo_cmd(
     *,
     speed: Annotated[
-        float, typer.Option("--speed", min=0.01, help="How much faster than real time to play the capture.")
+        float, typer.Option("--speed", min=0.01, metavar="X", help="How much faster than real time to play the capture.")
     ] = 20.0,
-    loop: Annotated[bool, typer.Option("--loop", help="Play the capture again and again until Ctrl-C.")] = False,
+    loop: Annotated[bool, typer.Option("--forever", help="Play the capture again and again until Ctrl-C.")] = False,
+    # --loop N counts the plays in replay; here it was this flag.
+    loop_alias: Annotated[bool, typer.Option("--loop", hidden=True)] = False,
     opts: Opts,
 ) -> None:
     """Watch a live stream with no outside server: the built-in replay server plays
@@ -49,6 +51,10 @@ def demo_cmd(
     env = Environment()
 
     def body() -> None:
+        nonlocal loop
+        if loop_alias:
+            deprecated(env, "demo --loop", "--forever", "replay's --loop N counts the plays")
+            loop = True
         from presencectl.commands.live import ConnectArgs, run_live
         from presencectl.replay import serve_capture
 

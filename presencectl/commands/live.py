@@ -47,7 +47,7 @@ SourceArg = Annotated[
 ]
 ForceOpt = Annotated[
     bool,
-    typer.Option("--force", help="Replace an existing capture file (only once the new session has recorded its first frame).", rich_help_panel=RECORDING),
+    typer.Option("--force", help="Replace an existing capture (once the new one has a frame).", rich_help_panel=RECORDING),
 ]
 
 #: Seconds a recorded frame may wait in buffers while a burst goes on (SPEC §5.1: 200 ms at most).
@@ -372,10 +372,10 @@ class LiveCommand(ProfileCommand, MqttCommand, SocketIOCommand):
 
 RecordOpt = Annotated[
     str | None,
-    typer.Option("--record", metavar="FILE", help="Also write a capture to FILE (.gz compresses); every frame is on disk before it is shown.", rich_help_panel=RECORDING, show_default=False),
+    typer.Option("--record", metavar="FILE", help="Also write a capture (.gz compresses), each frame before it is shown.", rich_help_panel=RECORDING, show_default=False),
 ]
 QuietOpt = Annotated[
-    bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a live counter on a terminal instead).", rich_help_panel=RECORDING)
+    bool, typer.Option("-q", "--quiet", help="Show no events (with --record: a counter on a terminal).", rich_help_panel=RECORDING)
 ]
 OutputFileOpt = Annotated[
     str,
@@ -393,15 +393,13 @@ def tail_cmd(source: SourceArg, *, record: RecordOpt = None, force: ForceOpt = F
     [bold]Examples[/]
 
       presencectl tail wss://api.lab5e.com/span/collections/abc/activity -H "X-API-Token: $TOKEN"
-      presencectl tail "wss://api.eu.navixy.com/v2/event/subscription?X-Atmosphere-Transport=websocket" --send-file subscribe.json -f json | jq .subject
-      presencectl tail http://127.0.0.1:8088/munic --listen
       presencectl tail ws://127.0.0.1:9000/events --record s.capture.ndjson --timeout 30
-      presencectl tail wss://… -H "X-API-Token: $TOKEN" --live
-      presencectl tail @span-prod
+      presencectl tail http://127.0.0.1:8088/munic --listen
       presencectl tail mqtt://user:pass@broker:1883 -T 'devices/+/presence' --qos 1
-      presencectl tail mqtts://broker:8883 --cacert ca.pem --cert dev.pem --key dev.key -T '#'
-      presencectl tail mqtts://a1pk.iot-as-mqtt.cn-shanghai.aliyuncs.com:8883 --aliyun-device a1pk/app-dn --device-secret "$SECRET" -T '/sys/a1pk/app-dn/app/down/#' --publish /sys/a1pk/app-dn/app/up/account/bind @bind.json
-      presencectl tail "sios://spacesapis-socket.avayacloud.com/socket.io/?token=$JWT&tokenType=jwt" --namespace /chat --emit SUBSCRIBE_CHANNEL '{"channel":{"_id":"5eec…","type":"topic"}}' --event PRESENCE_EVENT_RESPONSE
+      presencectl tail sio://127.0.0.1:5000 --event PRESENCE_EVENT_RESPONSE
+      presencectl tail @span-prod --live
+
+    Navixy, Aliyun IoT and Avaya Spaces: see "Vendor recipes" in the README.
     """
     env = Environment()
     _guard(

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from presencectl.app import app, guarded
+from presencectl.app import App, app, guarded
 from presencectl.console import Environment
 
-profiles_app = typer.Typer(
+profiles_app = App(
     name="profiles",
     invoke_without_command=True,
     no_args_is_help=False,
@@ -35,17 +35,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts (secrets
 
 
 def _complete_name(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    import os
-
-    from presencectl.profiles import ProfileError, config_path, load, mask_url
+    from presencectl.completers import profile_names
 
     parent = ctx.parent.params if ctx.parent is not None else {}
-    config = ctx.params.get("config") or parent.get("config")
-    try:
-        profiles = load(config_path(config, os.environ))
-    except ProfileError:
-        return []
-    return [(name, mask_url(p.url)) for name, p in profiles.items()]
+    return profile_names(ctx.params.get("config") or parent.get("config"))
 
 
 @profiles_app.callback()

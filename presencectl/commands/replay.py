@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from presencectl.app import app, guarded
+from presencectl.app import app, deprecated, guarded
 from presencectl.console import Environment
 from presencectl.errors import UsageError
 from presencectl.option_groups import FILTERS as FILTER_GROUP
@@ -65,7 +65,7 @@ def replay_cmd(
     ] = None,
     header: Annotated[
         list[str] | None,
-        typer.Option("-H", "--header", metavar="'Name: value'", help="--to: a header for the WebSocket handshake or each POST (repeatable).", rich_help_panel=TARGET),
+        typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="--to: a header for the WebSocket handshake or each POST (repeatable).", rich_help_panel=TARGET),
     ] = None,
     socketio: ServeSocketIOOpt = False,
     namespace: ServeNamespaceOpt = None,
@@ -100,15 +100,19 @@ def replay_cmd(
     ] = 0,
     topic: Annotated[
         str | None,
-        typer.Option("--topic", metavar="TOPIC", help="--to mqtt: the topic for frames recorded without one (WebSocket captures).", rich_help_panel=TARGET),
+        typer.Option("--default-topic", metavar="TOPIC", help="--to mqtt: the topic for frames recorded without one (WebSocket captures).", rich_help_panel=TARGET),
     ] = None,
+    # --topic means "subscribe to" in tail/record; here it was the default topic.
+    topic_alias: Annotated[str | None, typer.Option("--topic", metavar="TOPIC", hidden=True)] = None,
     cacert: Annotated[
         str | None, typer.Option("--cacert", metavar="FILE", help="--to wss/https: verify the server with this CA bundle.", rich_help_panel=TARGET)
     ] = None,
     timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", min=0.1, metavar="SECONDS", help="--to: how long to wait to connect or for an answer (default 10).", rich_help_panel=TARGET),
+        str | None,
+        typer.Option("--connect-timeout", metavar="DURATION", help="--to: how long to wait to connect or for an answer: 10, 90s, 1m (default 10).", rich_help_panel=TARGET),
     ] = None,
+    # --timeout means "exit after this long idle" in tail/record; here it was the connect timeout.
+    timeout_alias: Annotated[str | None, typer.Option("--timeout", metavar="SECONDS", hidden=True)] = None,
     speed: Annotated[
         str, typer.Option("--speed", metavar="X|max", help="1 = real time, 10 = ten times faster, max = no waiting.", rich_help_panel=TIMING)
     ] = "1",
@@ -153,13 +157,21 @@ def replay_cmd(
         from presencectl.core.replay import ReplayOptions, parse_speed, parse_window
         from presencectl.core.times import parse_zone
 
+        nonlocal topic, timeout
+        if topic_alias is not None:
+            deprecated(env, "replay --topic", "--default-topic", "tail's --topic is what to subscribe to")
+            topic = topic if topic is not None else topic_alias
+        if timeout_alias is not None:
+            deprecated(env, "replay --timeout", "--connect-timeout", "tail's --timeout is an idle timeout")
+            timeout = timeout if timeout is not None else timeout_alias
+        connect_timeout = _seconds(timeout, "--connect-timeout") if timeout is not None else 10.0
         fmt, color, utc, time, verbose, live = opts.fmt, opts.color, opts.utc, opts.time, opts.verbose, opts.live
         limit = opts.limit
         # Check the command line before touching files or sockets.
         if serve is not None and to is not None:
             raise UsageError("--serve and --to are two different targets: give one")
         is_mqtt = to is not None and to.lower().startswith(("mqtt://", "mqtts://"))
-        for given, name in ((topic_prefix is not None, "--topic-prefix"), (qos != 0, "--qos"), (topic is not None, "--topic")):
+        for given, name in ((topic_prefix is not None, "--topic-prefix"), (qos != 0, "--qos"), (topic is not None, "--default-topic")):
             if given and not is_mqtt:
                 raise UsageError(f"{name} only applies with --to mqtt://…")
         if live and (serve is not None or to is not None):
@@ -175,7 +187,7 @@ def replay_cmd(
                 "--wait-for-client only applies with --shared (each client already gets "
                 "its own replay from the start when it connects)"
             )
-        for given, name in ((header, "-H/--header"), (insecure, "--insecure"), (cacert, "--cacert"), (timeout is not None, "--timeout")):
+        for given, name in ((header, "-H/--header"), (insecure, "--insecure"), (cacert, "--cacert"), (timeout is not None, "--connect-timeout")):
             if given and to is None:
                 raise UsageError(f"{name} only applies with --to")
         if replay_disconnects and serve is None and to is None:
@@ -213,7 +225,7 @@ def replay_cmd(
                     headers=list(header or ()),
                     insecure=insecure,
                     cacert=cacert,
-                    timeout=timeout if timeout is not None else 10.0,
+                    timeout=connect_timeout,
                     replay_disconnects=replay_disconnects,
                     warn=env.warn,
                     extra={"topic_prefix": topic_prefix, "qos": qos, "topic": topic},
@@ -296,6 +308,16 @@ def replay_cmd(
             replay_to_stdout(env, replay, pipeline, progress=progress)
 
     guarded(env, body)
+
+
+def _seconds(text: str, flag: str) -> float:
+    """A duration such as 10, 90s, 1m for ``flag``, in seconds (at least 0.1)."""
+    from presencectl.core.times import parse_duration
+
+    value = parse_duration(text)
+    if value is None or value < 0.1:
+        raise UsageError(f"bad {flag} {text!r}: expected a duration of at least 0.1 s, such as 10, 90s, 1m")
+    return value
 
 
 def parse_serve(text: str, socketio: bool = False) -> tuple[str, int, str | None]:

@@ -119,13 +119,13 @@ def stats_cmd(
     ] = None,
     top: Annotated[
         int | None,
-        typer.Option("--top", min=0, help=f"Rows per table: subjects, types, by-rows (default {DEFAULT_TOP} on screen, all in JSON; 0 = all).", show_default=False),
+        typer.Option("--top", min=0, metavar="N", help=f"Rows per table: subjects, types, by-rows (default {DEFAULT_TOP} on screen, all in JSON; 0 = all).", show_default=False),
     ] = None,
     gap: Annotated[
-        str, typer.Option("--gap", help="Report quiet intervals in the stream longer than this (90, 90s, 5m).", rich_help_panel=ANALYSIS)
+        str, typer.Option("--gap", metavar="DURATION", help="Report quiet intervals in the stream longer than this (90, 90s, 5m).", rich_help_panel=ANALYSIS)
     ] = "60s",
     flap_window: Annotated[
-        str, typer.Option("--flap-window", help="A state change within this long of the previous one is a flap.", rich_help_panel=ANALYSIS)
+        str, typer.Option("--flap-window", metavar="DURATION", help="A state change within this long of the previous one is a flap.", rich_help_panel=ANALYSIS)
     ] = "5m",
     clock: Annotated[
         Clock, typer.Option("--clock", help="Time to analyse: the event's own (else receive time), or receive time (else the event's).", rich_help_panel=ANALYSIS)
