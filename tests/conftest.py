@@ -7,13 +7,22 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Property tests are reproducible and bounded: the same examples on every run
+# and machine (a failure found once is found again), no per-example deadline
+# (a loaded machine must not turn slowness into a failure).
+settings.register_profile("presencectl", derandomize=True, deadline=None, max_examples=100, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "presencectl"))
 
 
 def fixture(name: str) -> Path:
@@ -72,3 +81,55 @@ def assert_no_traceback(result: subprocess.CompletedProcess[bytes]) -> None:
     """No Python traceback leaked to the user."""
     assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
     assert b"Traceback" not in result.stdout
+
+
+def wait_until(check: Callable[[], object], what: str, timeout: float = 20.0) -> object:
+    """Poll ``check`` until it returns something true, and return that.
+
+    For waiting on a condition (a file holds lines, a port answers, a pipe was
+    read) instead of sleeping a fixed time. Fails with ``what`` after
+    ``timeout`` seconds, a bound that only a hung test ever reaches.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}")
+        time.sleep(0.01)
+
+
+def pipe_unread(fd: int) -> int:
+    """Bytes written to a pipe and not read yet (either end's descriptor)."""
+    import fcntl
+    import struct
+    import termios
+
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With ``CI=true`` nothing skips: a skip there is a failure that says why.
+
+    Every peer a test needs is installed by ``.ci/run``; a skip in CI means a
+    test silently did not run, which can hide a regression.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true (nothing may skip in CI): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """Likewise for a whole module skipped at import (``pytest.importorskip``, ``allow_module_level``)."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true (nothing may skip in CI): {reason}"

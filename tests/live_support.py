@@ -35,9 +35,6 @@ from typing import Any
 
 from tests.conftest import ROOT, cli_env, fixture
 
-#: Scales every wait in these tests (raise it on a slow machine).
-MS = 0.001
-
 SPAN_LINES = [
     line for line in fixture("samples/span-activity.ndjson").read_text().splitlines() if line.strip()
 ]
@@ -72,6 +69,9 @@ class WsServer:
 
     ``connections`` counts accepted connections; ``received`` holds, per
     connection, the messages the client sent; ``headers`` the request headers.
+    A handler that fails (an assertion included) fails the test: the error is
+    kept in ``errors`` and raised when the ``with`` block ends; only the client
+    going away (``ConnectionClosed``) is not an error.
     """
 
     def __init__(
@@ -95,6 +95,8 @@ class WsServer:
         self.received: list[list[str | bytes]] = []
         self.headers: list[dict[str, str]] = []
         self.done = threading.Event()
+        #: Exceptions the handler raised (other than the client going away); re-raised on exit.
+        self.errors: list[BaseException] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Future[None] | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -115,6 +117,8 @@ class WsServer:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))  # type: ignore[union-attr]
         self._thread.join(10)
+        if self.errors and exc[0] is None:
+            raise AssertionError(f"the test server's handler failed: {self.errors!r}") from self.errors[0]
 
     def _run(self) -> None:
         asyncio.run(self._main())
@@ -133,13 +137,17 @@ class WsServer:
                 return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong X-API-Token\n")
             return None
 
+        from websockets.exceptions import ConnectionClosed
+
         async def wrapped(ws: Any) -> None:
             self.connections += 1
             self.received.append([])
             try:
                 await self.handler(ws, self)
-            except Exception:  # noqa: BLE001 - the client went away; the test judges
-                pass
+            except ConnectionClosed:
+                pass  # the client went away: the test judges what it got
+            except Exception as exc:  # noqa: BLE001 - re-raised by __exit__
+                self.errors.append(exc)
 
         async with serve(
             wrapped,
@@ -167,6 +175,31 @@ async def hold(ws: Any, seconds: float) -> None:
     """Keep a connection open up to ``seconds``, ending early when it closes."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(ws.wait_closed(), seconds)
+
+
+async def delivered(ws: Any, timeout: float = 10.0) -> None:
+    """Wait until the peer's TCP stack acknowledged every byte sent so far.
+
+    Before ``ws.transport.abort()``: what the client was sent is then in its
+    receive buffer, which a reset does not take away (the client reads it,
+    then sees the reset). A condition, not a clock.
+    """
+    import fcntl
+    import struct
+    import termios
+
+    sock = ws.transport.get_extra_info("socket")
+    deadline = time.monotonic() + timeout
+
+    def unacknowledged() -> int:
+        buffered = ws.transport.get_write_buffer_size()
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        return buffered + queued
+
+    while unacknowledged():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the client did not acknowledge what it was sent within {timeout:g} s")
+        await asyncio.sleep(0.005)
 
 
 async def send_frames(ws: Any, frames: list[tuple[str | bytes, bool]]) -> None:
@@ -225,7 +258,7 @@ class NavixyScenario:
             await ws.send(self.FIRST[0])
             await ws.send("X")
             await ws.send(f"{len(self.FIRST[1])}|{self.FIRST[1]}")
-            await asyncio.sleep(0.2)
+            await delivered(ws)
             ws.transport.abort()  # mid-stream, no close frame
             return
         await ws.send(f"{len(self.SECOND[0])}|{self.SECOND[0]}{len(self.SECOND[1])}|{self.SECOND[1]}")
@@ -530,6 +563,24 @@ def capture_lines(path: Path) -> list[dict[str, Any]]:
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def frames_so_far(path: Path) -> int:
+    """Frame records in a capture being written (gz too: read up to the last flush).
+
+    For waiting until a running ``record`` wrote something; 0 while the file
+    does not exist yet.
+    """
+    import zlib
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    if data[:2] == b"\x1f\x8b":
+        data = zlib.decompressobj(wbits=31).decompress(data)
+    lines = data.split(b"\n")[1:-1]  # after the header; the last piece may be half a line
+    return sum(1 for line in lines if line.strip() and ("text" in json.loads(line) or "b64" in json.loads(line)))
 
 
 def frames_of(records: list[dict[str, Any]]) -> list[str | bytes]:

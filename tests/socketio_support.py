@@ -1,10 +1,12 @@
 """Real Socket.IO peers for the tests, all on 127.0.0.1.
 
-- :class:`NodeServer`: a Socket.IO 2.x server (Engine.IO v3), ``tests/node/sio2_server.js``.
+- :class:`NodeServer`: a Socket.IO 2.x server (Engine.IO v3), ``tests/node/sio2_server.js``;
+  :class:`Node4Server`: the same script on Socket.IO 4.x (Engine.IO v4).
 - :class:`PySioServer`: a python-socketio server (Engine.IO v4) in a thread,
   written here with the library directly (not with presencectl's own
   server), so the client is tested against an independent implementation.
-- :func:`node_client`: ``tests/node/sio2_client.js``, a Socket.IO 2.x client.
+- :func:`node_client`: ``tests/node/sio2_client.js``, a Socket.IO 2.x client
+  (``lib="socket.io-client-v4"``: 4.x).
 
 Both servers behave like Avaya Spaces: namespace ``/chat``; a
 ``SUBSCRIBE_CHANNEL`` emit is answered with ``CHANNEL_SUBSCRIBED`` (its own
@@ -45,7 +47,8 @@ def require_node() -> str:
     """``node`` with the packages of ``tests/node`` installed; fails in CI, skips elsewhere."""
     node = require_binary("node")
     modules = NODE_DIR / "node_modules"
-    if not (modules / "socket.io").is_dir() or not (modules / "socket.io-client").is_dir():
+    packages = ("socket.io", "socket.io-client", "socket.io-v4", "socket.io-client-v4")
+    if not all((modules / name).is_dir() for name in packages):
         message = "tests/node has no node_modules: run npm ci in tests/node"
         if IN_CI:
             pytest.fail(message)
@@ -86,6 +89,9 @@ class PeerLog:
 class NodeServer:
     """``node tests/node/sio2_server.js`` on a free port (Socket.IO 2.5, Engine.IO v3)."""
 
+    LIB = "socket.io"
+    VERSION = 3
+
     def __init__(self, *, gap: float = 0.8, token: str | None = None, end: str = "none",
                  ping_interval: float = 1.0, ping_timeout: float = 1.0, namespace: str = "/chat") -> None:
         node = require_node()
@@ -93,7 +99,7 @@ class NodeServer:
             node, str(NODE_DIR / "sio2_server.js"), "--payloads", str(PAYLOADS),
             "--gap", str(int(gap * 1000)), "--end", end, "--namespace", namespace,
             "--ping-interval", str(int(ping_interval * 1000)),
-            "--ping-timeout", str(int(ping_timeout * 1000)),
+            "--ping-timeout", str(int(ping_timeout * 1000)), "--lib", self.LIB,
         ]
         if token is not None:
             args += ["--token", token]
@@ -133,6 +139,13 @@ class NodeServer:
         self.stop()
 
 
+class Node4Server(NodeServer):
+    """``sio2_server.js`` on Socket.IO 4.8 (Engine.IO v4 only, ``allowEIO3`` off)."""
+
+    LIB = "socket.io-v4"
+    VERSION = 4
+
+
 class PySioServer:
     """A python-socketio 5 server (Engine.IO v4) in Werkzeug, in a thread.
 
@@ -142,6 +155,8 @@ class PySioServer:
         end: after the last payload: ``none``, ``disconnect`` (``41``) or
             ``close`` (the Engine.IO session).
     """
+
+    VERSION = 4
 
     def __init__(self, *, gap: float = 0.8, token: str | None = None, end: str = "none",
                  ping_interval: float = 1.0, ping_timeout: float = 1.0, namespace: str = "/chat") -> None:
@@ -220,10 +235,14 @@ class PySioServer:
         self.stop()
 
 
-def node_client(url: str, *, count: int, timeout: float = 20.0, polling: bool = False) -> subprocess.Popen[str]:
-    """Start ``sio2_client.js URL --count N`` (Socket.IO 2.x); read its stdout lines with :func:`lines_of`."""
+def node_client(
+    url: str, *, count: int, timeout: float = 20.0, polling: bool = False, lib: str = "socket.io-client"
+) -> subprocess.Popen[str]:
+    """Start ``sio2_client.js URL --count N`` (Socket.IO 2.x, or 4.x with
+    ``lib="socket.io-client-v4"``); read its stdout lines with :func:`lines_of`."""
     node = require_node()
     args = [node, str(NODE_DIR / "sio2_client.js"), url, "--count", str(count), "--timeout", str(int(timeout * 1000))]
+    args += ["--lib", lib]
     if polling:
         args.append("--polling")
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=NODE_DIR)

@@ -7,7 +7,15 @@ import json
 
 import pytest
 
-from tests.conftest import FIXTURES, assert_no_traceback, cli_env, fixture, run_cli
+from tests.conftest import (
+    FIXTURES,
+    assert_no_traceback,
+    cli_env,
+    fixture,
+    pipe_unread,
+    run_cli,
+    wait_until,
+)
 
 
 def lines(result) -> list[dict]:
@@ -225,7 +233,6 @@ def test_interrupt_exits_130():
     import signal
     import subprocess
     import sys
-    import time
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "presencectl", "cat", "-"],
@@ -233,7 +240,9 @@ def test_interrupt_exits_130():
     )
     proc.stdin.write(b'{"event":"a","deviceId":"d","collectionId":"c"}\n')
     proc.stdin.flush()
-    time.sleep(1.0)  # let it start and block on stdin
+    # The line was read: the CLI is running (Python's SIGINT handler is in
+    # place long before) and blocks on stdin for more.
+    wait_until(lambda: pipe_unread(proc.stdin.fileno()) == 0, "cat to read its stdin")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130

@@ -20,8 +20,7 @@ import sys
 import pytest
 
 from presencectl.core import dialects
-from tests.conftest import ROOT, cli_env
-from tests.test_profiles import WIRED_MAIN
+from tests.conftest import ROOT, cli_env, require_binary
 
 COMPLETIONS = ROOT / "completions"
 #: bash's default COMP_WORDBREAKS, less the blanks.
@@ -46,10 +45,9 @@ def shell_env(tmp_path_factory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("completion")
     bin_dir = base / "bin"
     bin_dir.mkdir()
-    for name, code in (("presencectl", ENTRY), ("presencectl-wired", WIRED_MAIN)):
-        script = bin_dir / name
-        script.write_text(f"#!/bin/sh\nexec {sys.executable} -c {shq(code)} \"$@\"\n")
-        script.chmod(0o755)
+    script = bin_dir / "presencectl"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} -c {shq(ENTRY)} \"$@\"\n")
+    script.chmod(0o755)
     (base / "presencectl").mkdir()
     (base / "presencectl" / "profiles.toml").write_text(PROFILES)
     env = cli_env(XDG_CONFIG_HOME=str(base), PYTHONPATH=str(ROOT))
@@ -122,8 +120,7 @@ def test_bash_script_loads():
 
 
 def test_zsh_script_loads(tmp_path):
-    if shutil.which("zsh") is None:
-        pytest.skip("zsh is not installed")
+    require_binary("zsh")
     script = (
         f"autoload -Uz compinit && compinit -u -d {shq(str(tmp_path / 'zcompdump'))} && "
         f"source {shq(str(COMPLETIONS / 'presencectl.zsh'))} && print -r -- $_comps[presencectl]"
@@ -171,18 +168,9 @@ def test_bash_falls_back_to_file_names_for_files(shell_env):
 def test_bash_profile_names(shell_env):
     assert sorted(bash_complete("presencectl profiles show sp", shell_env)) == ["spaces", "span-prod"]
     # "@" is a word break that readline keeps in the word it replaces: the candidates keep it
-    assert sorted(bash_complete("presencectl-wired tail @sp", shell_env, prog="presencectl-wired")) == ["@spaces", "@span-prod"]
-    assert sorted(bash_complete("presencectl-wired record @", shell_env, prog="presencectl-wired")) == ["@navixy", "@spaces", "@span-prod"]
-
-
-def test_bash_profile_names_for_tail_in_the_real_cli(shell_env):
-    from presencectl.cli import app
-    from presencectl.profiles import ProfileCommand
-
-    info = next(c for c in app.registered_commands if c.name == "tail")
-    if not (info.cls and issubclass(info.cls, ProfileCommand)):
-        pytest.xfail("commands/live.py does not declare tail with cls=ProfileCommand yet")
+    # the shipped CLI, nothing patched: tail and record complete @NAME from the profiles file
     assert sorted(bash_complete("presencectl tail @sp", shell_env)) == ["@spaces", "@span-prod"]
+    assert sorted(bash_complete("presencectl record @", shell_env)) == ["@navixy", "@spaces", "@span-prod"]
 
 
 # --- zsh and fish -----------------------------------------------------------------------------
@@ -197,8 +185,7 @@ def test_zsh_protocol_answers_with_descriptions(shell_env):
 
 
 def test_fish_candidates(shell_env, tmp_path):
-    if shutil.which("fish") is None:
-        pytest.skip("fish is not installed")
+    require_binary("fish")
     env = dict(shell_env, HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"))
     script = f"source {shq(str(COMPLETIONS / 'presencectl.fish'))}; complete -C 'presencectl cat -t firmwareC'"
     result = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, env=env, timeout=60)

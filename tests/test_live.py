@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import socket
-import time
 from http import HTTPStatus
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from presencectl.errors import UsageError
 from presencectl.live import Backoff, Ending, Session, problem_with
 from presencectl.runner import Pipeline
 from presencectl.transports.base import CannotConnect, ConnectionLost
-from tests.conftest import assert_no_traceback, fixture, free_port, run_cli
+from tests.conftest import assert_no_traceback, fixture, free_port, run_cli, wait_until
 from tests.live_support import (
     NAVIXY_SUBSCRIBE,
     SPAN_FRAMES,
@@ -36,6 +35,7 @@ from tests.live_support import (
     WsServer,
     capture_lines,
     frames_of,
+    frames_so_far,
     make_cert,
     marks_of,
     no_proxy_env,
@@ -588,7 +588,7 @@ def test_ctrl_c_closes_the_capture_cleanly(tmp_path, suffix):
     capture = tmp_path / f"s.capture{suffix}"
     with WsServer(stream_scenario(10_000, gap=0.002)) as server, Cli("record", server.url, "-o", str(capture)) as cli:
         cli.wait_stderr("connected to")
-        time.sleep(0.3)
+        wait_until(lambda: frames_so_far(capture) >= 5, "frames in the capture")
         cli.interrupt()
         status = cli.finish()
     assert status == 130, cli.stderr
@@ -618,7 +618,7 @@ def test_kill_9_loses_at_most_the_line_being_written(tmp_path, suffix):
     capture = tmp_path / f"s.capture{suffix}"
     with WsServer(stream_scenario(100_000, gap=0.0005)) as server, Cli("record", server.url, "-o", str(capture)) as cli:
         cli.wait_stderr("connected to")
-        time.sleep(0.5)
+        wait_until(lambda: frames_so_far(capture) > 10, "frames in the capture")
         os.kill(cli.proc.pid, signal.SIGKILL)
         cli.finish()
     result = run_cli("cat", str(capture), "-f", "raw")
@@ -705,7 +705,9 @@ def test_b64_frames_survive_record(tmp_path):
     # The binary frame is stored as b64 and decodes to the exact bytes.
     capture = tmp_path / "b.capture.ndjson"
     with WsServer(span_scenario) as server:
-        run_cli("record", server.url, "-o", str(capture), "--no-reconnect", env=no_proxy_env())
+        result = run_cli("record", server.url, "-o", str(capture), "--no-reconnect", env=no_proxy_env())
+    assert result.returncode == 0, result.stderr
+    assert_no_traceback(result)
     records = [r for r in capture_lines(capture) if "b64" in r]
     assert [base64.b64decode(r["b64"]) for r in records] == [p for p, _ in SPAN_FRAMES if isinstance(p, bytes)]
     assert Path(capture).read_bytes().count(b"\n") == len(SPAN_FRAMES) + 3

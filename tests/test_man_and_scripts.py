@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, cli_env, run_cli
+from tests.conftest import ROOT, cli_env, require_binary, run_cli
 from tests.test_help import all_commands
 
 
@@ -53,8 +52,7 @@ def test_man_page_is_roff_with_every_command_and_variable(roff):
 
 
 def test_man_page_renders_with_man(roff):
-    if shutil.which("man") is None:
-        pytest.skip("man is not installed")
+    require_binary("man")
     result = subprocess.run(["man", "-l", "-"], input=roff, capture_output=True, text=True, timeout=60,
                             env=cli_env(MANWIDTH="80", MANPAGER="cat", PAGER="cat"))
     assert result.returncode == 0 and result.stderr == "", result.stderr
@@ -64,8 +62,7 @@ def test_man_page_renders_with_man(roff):
 
 
 def test_man_page_has_no_roff_warnings(roff):
-    if shutil.which("groff") is None:
-        pytest.skip("groff is not installed")
+    require_binary("groff")
     result = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"], input=roff, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stderr == "", result.stderr
 

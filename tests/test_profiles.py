@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -24,23 +23,8 @@ from presencectl.profiles import (
     merge_value,
     resolve,
 )
-from tests.conftest import ROOT, assert_no_traceback, cli_env, run_cli
+from tests.conftest import assert_no_traceback, cli_env, run_cli
 from tests.live_support import TOKEN, WsServer, capture_lines, no_proxy_env, span_scenario
-
-#: ``python -c`` body: the real CLI with ``tail``/``record`` built as
-#: ProfileCommand (as commands/live.py is meant to declare them); a no-op
-#: once they are.
-WIRED_MAIN = """
-import sys
-from typer.core import TyperCommand
-from presencectl.cli import app, run
-from presencectl.profiles import ProfileCommand
-for info in app.registered_commands:
-    if info.name in ("tail", "record") and not issubclass(info.cls or TyperCommand, ProfileCommand):
-        info.cls = type("LiveCommand", (ProfileCommand, info.cls or TyperCommand), {})
-sys.argv[0] = "presencectl"
-run()
-"""
 
 FULL = """
 [profiles.span-prod]
@@ -81,13 +65,6 @@ def write_config(directory: Path, text: str = FULL) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
-
-
-def run_wired(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    """The real CLI with ``@NAME`` wired into tail/record (see :data:`WIRED_MAIN`)."""
-    return subprocess.run(
-        [sys.executable, "-c", WIRED_MAIN, *args], capture_output=True, env=env, timeout=timeout, cwd=ROOT
-    )
 
 
 def one_line(result: subprocess.CompletedProcess[bytes], code: int = 2) -> str:
@@ -389,7 +366,7 @@ def test_tail_at_profile_end_to_end(tmp_path):
             'headers = { "X-API-Token" = "${SPAN_TOKEN}" }\ntype = ["client*"]\nformat = "compact"\nreconnect = false\n',
         )
         env = no_proxy_env(XDG_CONFIG_HOME=str(tmp_path), SPAN_TOKEN=TOKEN)
-        result = run_wired("tail", "@span", "-f", "json", "--record", str(capture), env=env)
+        result = run_cli("tail", "@span", "-f", "json", "--record", str(capture), env=env)
     assert result.returncode == 0, result.stderr
     assert_no_traceback(result)
     events = [json.loads(line) for line in result.stdout.splitlines()]
@@ -411,9 +388,9 @@ def test_tail_at_profile_end_to_end(tmp_path):
 def test_tail_at_profile_errors_are_one_line_exit_2(tmp_path, args, extra, expected):
     path = write_config(tmp_path, '[profiles.span]\nurl = "ws://127.0.0.1:9/x?token=${SPAN_TOKEN}"\n')
     args = [a.replace("{path}", str(path)) for a in args]
-    assert one_line(run_wired(*args, env=xdg_env(tmp_path, **extra))) == expected.replace("{path}", str(path))
+    assert one_line(run_cli(*args, env=xdg_env(tmp_path, **extra))) == expected.replace("{path}", str(path))
 
 
 def test_tail_at_profile_without_a_file_is_exit_2(tmp_path):
-    line = one_line(run_wired("tail", "@span-prod", env=xdg_env(tmp_path)))
+    line = one_line(run_cli("tail", "@span-prod", env=xdg_env(tmp_path)))
     assert f"no profiles file {tmp_path}/presencectl/profiles.toml (asked for @span-prod)" in line

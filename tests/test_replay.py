@@ -400,7 +400,8 @@ def test_capture_payloads_helper_reads_what_write_capture_wrote(awkward):
 
 @pytest.fixture
 def tls(tmp_path):
-    live_support = pytest.importorskip("tests.live_support")
+    from tests import live_support
+
     cert, key = live_support.make_cert(tmp_path)
     return cert, live_support.server_tls(cert, key)
 

@@ -193,7 +193,14 @@ def decode_record(line: bytes | str) -> Frame | Marker:
         ValueError: the line is not a capture record (the caller decides
             whether that is a corrupt line or a truncated last line).
     """
-    obj = orjson.loads(line)
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # orjson refuses the escaped lone surrogates encode_frame writes for
+        # such text; the standard parser reads them (and fails like orjson else).
+        import json
+
+        obj = json.loads(line)
     if type(obj) is not dict:
         raise ValueError("not a capture record")
     t = obj.get("t")

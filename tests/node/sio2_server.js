@@ -5,8 +5,10 @@
 //
 //   node sio2_server.js --payloads FILE [--port 0] [--ping-interval 1000]
 //       [--ping-timeout 1000] [--gap 800] [--namespace /chat] [--token T]
-//       [--end none|disconnect|close]
+//       [--end none|disconnect|close] [--lib socket.io|socket.io-v4]
 //
+// --lib socket.io-v4 serves with Socket.IO 4.x (Engine.IO v4 only; the token
+// is then read from the CONNECT packet's auth, else from the query).
 // It prints one JSON object per line on stdout: {"listening": PORT} first,
 // then {"connection": ns, "query": {...}}, {"received": EVENT, "args": [...]},
 // {"sent": EVENT}, {"disconnect": ns, "reason": "..."} as things happen.
@@ -18,7 +20,7 @@ const http = require("http");
 function options(argv) {
   const opts = {
     port: 0, pingInterval: 1000, pingTimeout: 1000, gap: 800,
-    namespace: "/chat", payloads: null, token: null, end: "none",
+    namespace: "/chat", payloads: null, token: null, end: "none", lib: "socket.io",
   };
   for (let i = 2; i < argv.length; i += 2) {
     const name = argv[i].replace(/^--/, "").replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -36,7 +38,7 @@ const payloads = opts.payloads
 const say = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
 const server = http.createServer();
-const io = require("socket.io")(server, {
+const io = require(opts.lib)(server, {
   pingInterval: opts.pingInterval,
   pingTimeout: opts.pingTimeout,
   serveClient: false,
@@ -46,14 +48,15 @@ const io = require("socket.io")(server, {
 const nsp = io.of(opts.namespace);
 if (opts.token !== null) {
   nsp.use((socket, next) => {
-    if (socket.handshake.query.token === opts.token) return next();
-    say({ refused: opts.namespace, query: socket.handshake.query });
+    const auth = socket.handshake.auth || {};
+    if ((auth.token || socket.handshake.query.token) === opts.token) return next();
+    say({ refused: opts.namespace, query: socket.handshake.query, auth });
     next(new Error("not authorized"));
   });
 }
 
 nsp.on("connection", (socket) => {
-  say({ connection: opts.namespace, query: socket.handshake.query });
+  say({ connection: opts.namespace, query: socket.handshake.query, auth: socket.handshake.auth || null });
   const timers = [];
   socket.on("disconnect", (reason) => {
     timers.forEach(clearTimeout);

@@ -831,22 +831,9 @@ def test_mqtt_options_on_a_typer_command():
     assert CliRunner().invoke(app, ["mqtt://h", "--qos", "3"]).exit_code == 2
 
 
-# ------------------------------------------------------------------ the CLI (once tail/record take mqtt://)
+# ------------------------------------------------------------------ the CLI: tail/record mqtt://
 
 
-def _wired() -> bool:
-    from presencectl.commands.live import source_kind
-
-    try:
-        return source_kind("mqtt://h", False) == "mqtt"
-    except UsageError:
-        return False
-
-
-cli = pytest.mark.skipif(not _wired(), reason="tail/record do not take mqtt:// yet (commands/live.py)")
-
-
-@cli
 @pytest.mark.broker
 def test_cli_tail_aliyun_samples(broker):
     from tests.live_support import Cli
@@ -860,7 +847,6 @@ def test_cli_tail_aliyun_samples(broker):
     assert "Traceback" not in tail.stderr
 
 
-@cli
 @pytest.mark.broker
 def test_cli_tail_resubscribes_after_a_broker_restart(broker):
     from tests.live_support import Cli
@@ -876,7 +862,6 @@ def test_cli_tail_resubscribes_after_a_broker_restart(broker):
     assert [json.loads(line)["type"] for line in tail.stdout.splitlines()] == ["before", "after"]
 
 
-@cli
 @pytest.mark.broker
 def test_cli_two_share_recorders_hold_every_message_once(broker, tmp_path):
     from tests.live_support import Cli
@@ -905,7 +890,6 @@ def test_cli_two_share_recorders_hold_every_message_once(broker, tmp_path):
     assert sorted(held) == list(range(200))
 
 
-@cli
 @pytest.mark.broker
 def test_cli_errors_are_one_line(make_broker):
     from tests.conftest import assert_no_traceback, run_cli

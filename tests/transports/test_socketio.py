@@ -43,9 +43,11 @@ from presencectl.transports.socketio_server import (
     SocketIOClient,
     SocketIOServer,
 )
+from tests.conftest import wait_until
 from tests.socketio_support import (
     PRESENCE,
     SUBSCRIBE,
+    Node4Server,
     NodeServer,
     PyClient,
     PySioServer,
@@ -56,6 +58,40 @@ from tests.socketio_support import (
 pytestmark = pytest.mark.timeout(60)
 
 SUBSCRIBE_EMIT = ("SUBSCRIBE_CHANNEL", SUBSCRIBE)
+#: Independent servers: Node socket.io@2 (Engine.IO v3), Node socket.io@4 and python-socketio (v4).
+PEERS = [NodeServer, Node4Server, PySioServer]
+PEER_IDS = ["node-socket.io-2-eio3", "node-socket.io-4-eio4", "python-socketio-eio4"]
+
+#: Exceptions raised in the server-side handlers of this module's tests (assertions
+#: included); :func:`handler_errors_fail_the_test` fails the test with them.
+HANDLER_ERRORS: list[BaseException] = []
+
+
+def checked(handler):
+    """``handler`` for a server thread, its exceptions kept for the test's teardown."""
+
+    def run(*args):
+        try:
+            return handler(*args)
+        except BaseException as exc:
+            HANDLER_ERRORS.append(exc)
+            raise
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def handler_errors_fail_the_test():
+    HANDLER_ERRORS.clear()
+    yield
+    errors, HANDLER_ERRORS[:] = list(HANDLER_ERRORS), []
+    if errors:
+        raise AssertionError(f"a test server's handler failed: {errors!r}") from errors[0]
+
+
+def serve(handler, **options) -> SocketIOServer:
+    """presencectl's own server, with handler errors failing the test."""
+    return SocketIOServer(checked(handler), **options)
 
 
 def source_for(server, **options) -> SocketIOSource:
@@ -87,7 +123,7 @@ def assert_spaces_session(frames: list[Frame]) -> None:
 # -- the client against Socket.IO 2.x (Engine.IO v3) and python-socketio (v4) ------------------
 
 
-@pytest.mark.parametrize("peer", [NodeServer, PySioServer], ids=["node-socket.io-2-eio3", "python-socketio-eio4"])
+@pytest.mark.parametrize("peer", PEERS, ids=PEER_IDS)
 def test_client_stays_joined_across_ping_intervals_and_gets_every_event(peer):
     with peer() as server:
         source = source_for(server)
@@ -97,7 +133,7 @@ def test_client_stays_joined_across_ping_intervals_and_gets_every_event(peer):
             frames = take(source, 1 + len(PRESENCE))
         finally:
             source.close()
-        expected = 3 if peer is NodeServer else 4
+        expected = peer.VERSION
         assert source.version == expected
         assert detail == f"Engine.IO v{expected}, namespace /chat, heartbeat 1+1 s, emitted SUBSCRIBE_CHANNEL"
         assert_spaces_session(frames)
@@ -108,17 +144,20 @@ def test_client_stays_joined_across_ping_intervals_and_gets_every_event(peer):
         assert len(server.log.having("sent")) == len(PRESENCE)
 
 
-@pytest.mark.parametrize("peer", [NodeServer, PySioServer], ids=["node-socket.io-2-eio3", "python-socketio-eio4"])
+@pytest.mark.parametrize("peer", PEERS, ids=PEER_IDS)
 def test_a_client_without_heartbeat_is_dropped(peer):
     with peer() as server:
-        version = 3 if peer is NodeServer else 4
+        version = peer.VERSION
         ws = websocket.create_connection(
             f"ws://127.0.0.1:{server.port}/socket.io/?EIO={version}&transport=websocket", timeout=10
         )
         received = []
         try:
             assert ws.recv().startswith("0{")
-            ws.send("40/chat,")
+            ws.send("40/chat,{}" if version == 4 else "40/chat,")  # socket.io@4 wants the {} (auth)
+            # socket.io@4 closes on an event for a namespace not joined yet: wait for the join
+            while not (message := ws.recv()).startswith("40/chat"):
+                assert message.startswith("40"), message  # socket.io@2 joins "/" first
             ws.send(f'42/chat,["SUBSCRIBE_CHANNEL",{SUBSCRIBE}]')
             while True:  # read, never answer or send a ping
                 try:
@@ -188,6 +227,8 @@ def test_v4_auth_goes_in_the_connect_packet():
     [
         (NodeServer, {"auth": '{"token": "wrong"}'}, "namespace /chat refused: not authorized"),
         (NodeServer, {"namespace": "/nope"}, "namespace /nope refused: Invalid namespace"),
+        (Node4Server, {"auth": '{"token": "wrong"}'}, "namespace /chat refused: not authorized"),
+        (Node4Server, {"namespace": "/nope"}, "namespace /nope refused: Invalid namespace"),
         (PySioServer, {"auth": '{"token": "wrong"}'}, "namespace /chat refused: not authorized"),
         (PySioServer, {"namespace": "/nope"}, "namespace /nope refused: Unable to connect"),
     ],
@@ -207,6 +248,8 @@ def test_connect_error_is_fatal_and_says_why(peer, options, message):
     [
         (NodeServer, "disconnect", "the server disconnected us from namespace /chat"),
         (NodeServer, "close", "the server disconnected us from namespace /chat"),
+        (Node4Server, "disconnect", "the server disconnected us from namespace /chat"),
+        (Node4Server, "close", "the server disconnected us from namespace /chat"),
         (PySioServer, "disconnect", "the server disconnected us from namespace /chat"),
         (PySioServer, "close", "the server closed the Socket.IO session"),
     ],
@@ -227,11 +270,17 @@ def test_server_disconnect_is_a_clean_loss(peer, end, cause):
             source.receive(0.1)
 
 
-def test_forcing_eio3_against_a_v4_server_says_what_is_wrong():
-    with PySioServer() as server:
+@pytest.mark.parametrize("peer", [Node4Server, PySioServer], ids=["node-socket.io-4", "python-socketio"])
+def test_forcing_eio3_against_a_v4_server_says_what_is_wrong(peer):
+    with peer() as server:
         source = source_for(server, eio="3")
         with pytest.raises(CannotConnect) as info:
             source.connect()
+        if peer is Node4Server:
+            # engine.io 6 completes the upgrade (101), then writes "HTTP/1.1 400 ...
+            # Unsupported protocol version" into the WebSocket: no status to read.
+            assert "the server ended the Socket.IO handshake" in info.value.cause
+            return
         assert "HTTP 400" in info.value.cause
         assert "does not speak Engine.IO v3 (drop --eio 3 to detect the version)" in info.value.cause
 
@@ -253,7 +302,7 @@ def test_falls_back_to_v3_when_the_server_refuses_v4():
         client.send('{"n": 1}', "HELLO")
         client.closed.wait(10)
 
-    with SocketIOServer(play, namespace="/chat", eio=3) as server:
+    with serve(play, namespace="/chat", eio=3) as server:
         server.start()
         source = socketio_source_from_args(server.url, namespace="/chat", connect_timeout=5)
         try:
@@ -306,6 +355,7 @@ class ScriptedServer:
     """A ``websockets`` server that says exactly the given frames after the client's ``40/chat,``."""
 
     def __init__(self, frames: list[str | bytes], version: int = 4) -> None:
+        from websockets.exceptions import ConnectionClosed
         from websockets.sync.server import serve
 
         self.received: list[str | bytes] = []
@@ -323,10 +373,10 @@ class ScriptedServer:
                     self.received.append(message)
                     if message == "2":
                         connection.send("3")
-            except Exception:
-                return
+            except (ConnectionClosed, TimeoutError):
+                return  # the client went away, or stayed silent past the handler's bound
 
-        self.server = serve(handler, "127.0.0.1", 0)
+        self.server = serve(checked(handler), "127.0.0.1", 0)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"sio://127.0.0.1:{self.server.socket.getsockname()[1]}"
 
@@ -453,7 +503,7 @@ REPLAYED = [Frame(json.dumps(p), None, "PRESENCE_EVENT_RESPONSE") for p in PRESE
 @pytest.mark.parametrize("transports", [None, ["websocket"]], ids=["polling-then-upgrade", "websocket"])
 def test_python_socketio_client_gets_the_replayed_events(transports):
     frames = REPLAYED + [Frame("not json {", None, None), Frame(b"\x00\xffbin", None, "BLOB")]
-    with SocketIOServer(playing(frames), namespace="/chat").start() as server:
+    with serve(playing(frames), namespace="/chat").start() as server:
         assert server.description.endswith("(Socket.IO 3 and later, Engine.IO v4, namespace /chat)")
         client = PyClient(f"http://127.0.0.1:{server.port}", "/chat", transports=transports)
         got = client.take(len(frames))
@@ -464,7 +514,7 @@ def test_python_socketio_client_gets_the_replayed_events(transports):
 
 def test_node_socketio_2_client_gets_the_replayed_events():
     frames = REPLAYED + [Frame(b"\x00\xffbin", None, "BLOB")]
-    with SocketIOServer(playing(frames), namespace="/chat", eio=3).start() as server:
+    with serve(playing(frames), namespace="/chat", eio=3).start() as server:
         proc = node_client(f"http://127.0.0.1:{server.port}/chat", count=len(frames))
         lines = lines_of(proc)
     events = [line for line in lines if "event" in line]
@@ -475,7 +525,7 @@ def test_node_socketio_2_client_gets_the_replayed_events():
 @pytest.mark.parametrize("eio", [3, 4])
 def test_payload_text_survives_server_to_client(eio):
     frames = [Frame(AWKWARD, None, "PRESENCE_EVENT_RESPONSE"), Frame("not json {", None, None)]
-    with SocketIOServer(playing(frames), namespace="/chat", eio=eio, event="raw").start() as server:
+    with serve(playing(frames), namespace="/chat", eio=eio, event="raw").start() as server:
         source = socketio_source_from_args(server.url, namespace="/chat", eio=eio, connect_timeout=5)
         try:
             source.connect()
@@ -487,19 +537,30 @@ def test_payload_text_survives_server_to_client(eio):
 
 @pytest.mark.parametrize(("code", "reason"), [(NORMAL, "io server disconnect"), (GOING_AWAY, "transport close")])
 def test_v3_close_codes_as_socketio_2_sees_them(code, reason):
+    seen = threading.Event()
+
     def play(client: SocketIOClient) -> None:
         client.send('{"a":1}', "ONE")
-        time.sleep(0.2)
+        assert seen.wait(20), "the client never printed the event"
         client.close(code, "bye")
 
-    with SocketIOServer(play, namespace="/chat", eio=3).start() as server:
-        lines = lines_of(node_client(f"http://127.0.0.1:{server.port}/chat", count=99))
+    with serve(play, namespace="/chat", eio=3).start() as server:
+        proc = node_client(f"http://127.0.0.1:{server.port}/chat", count=99)
+        first = []
+        while not seen.is_set():  # close once the client has the event, not after a guess
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            first.append(json.loads(line))
+            if first[-1].get("event") == "ONE":
+                seen.set()
+        lines = first + lines_of(proc)
     assert lines[-1] == {"disconnect": reason}
+    assert {"event": "ONE", "args": [{"a": 1}]} in lines
 
 
 @pytest.mark.parametrize("eio", [3, 4])
 def test_replay_finished_disconnects_and_goodbye_is_seen(eio):
-    with SocketIOServer(playing(REPLAYED[:1], hold=0), namespace="/chat", eio=eio).start() as server:
+    with serve(playing(REPLAYED[:1], hold=0), namespace="/chat", eio=eio).start() as server:
         source = socketio_source_from_args(server.url, namespace="/chat", eio=eio, connect_timeout=5)
         try:
             source.connect()
@@ -522,7 +583,7 @@ def test_server_heartbeat_keeps_our_clients_and_broadcast_reaches_all(eio):
 
     # v4 announces whole seconds only (python-engineio): 1 s there, 0.3 s for v3.
     beat = 0.3 if eio == 3 else 1.0
-    with SocketIOServer(wait, namespace="/", eio=eio, ping_interval=beat, ping_timeout=beat).start() as server:
+    with serve(wait, namespace="/", eio=eio, ping_interval=beat, ping_timeout=beat).start() as server:
         sources = [socketio_source_from_args(server.url, connect_timeout=5) for _ in range(2)]
         got: list[list[Frame]] = [[], []]
         try:
@@ -538,6 +599,7 @@ def test_server_heartbeat_keeps_our_clients_and_broadcast_reaches_all(eio):
             ]
             for reader in readers:
                 reader.start()
+            # The duration under test, not a wait for readiness: four ping intervals.
             time.sleep(4 * beat)
             assert server.broadcast(Frame('{"all":true}', None, "NEWS")) == 2
             for reader in readers:
@@ -548,11 +610,43 @@ def test_server_heartbeat_keeps_our_clients_and_broadcast_reaches_all(eio):
     assert [[(f.topic, f.data) for f in frames] for frames in got] == [[("NEWS", '{"all":true}')]] * 2
 
 
+@pytest.mark.parametrize(
+    ("client", "eio"),
+    [("socket.io-client", 3), ("socket.io-client-v4", 4), ("python-socketio", 4)],
+    ids=["node-socket.io-client-2", "node-socket.io-client-4", "python-socketio"],
+)
+def test_independent_clients_stay_through_our_heartbeat(client, eio):
+    """Our server's heartbeat (v3: answers the client's pings; v4: pings) against
+    clients that are not ours: they stay joined for three times the window in
+    which a silent peer is dropped, and get the broadcast that follows."""
+    beat = 0.3 if eio == 3 else 1.0  # python-engineio announces whole seconds only
+
+    with serve(lambda c: c.closed.wait(30), namespace="/", eio=eio, ping_interval=beat, ping_timeout=beat).start() as server:
+        url = f"http://127.0.0.1:{server.port}/"
+        if client == "python-socketio":
+            peer = PyClient(url, "/")
+        else:
+            proc = node_client(url, count=1, timeout=30, lib=client)
+        wait_until(lambda: len(server.clients) == 1, "the client to join")
+        # The duration under test: a client without a heartbeat is gone after one window.
+        time.sleep(3 * (beat + beat))
+        assert len(server.clients) == 1
+        assert server.broadcast(Frame('{"all":true}', None, "NEWS")) == 1
+        if client == "python-socketio":
+            assert peer.take(1) == [("NEWS", ({"all": True},))]
+            assert not peer.disconnected.is_set()
+            peer.close()
+        else:
+            lines = lines_of(proc)
+            assert lines[0] == {"connected": True} and {"event": "NEWS", "args": [{"all": True}]} in lines
+            assert not any("disconnect" in line for line in lines[:-1]), lines
+
+
 def test_v3_server_refuses_what_it_cannot_serve():
     import urllib.error
     import urllib.request
 
-    with SocketIOServer(lambda c: None, namespace="/chat", eio=3).start() as server:
+    with serve(lambda c: None, namespace="/chat", eio=3).start() as server:
         url = f"http://127.0.0.1:{server.port}/socket.io/?EIO=3&transport=polling"
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(url, timeout=5)
@@ -567,7 +661,7 @@ def test_v3_server_refuses_what_it_cannot_serve():
 
 
 def test_v3_server_drops_a_client_without_heartbeat():
-    with SocketIOServer(lambda c: c.closed.wait(10), namespace="/", eio=3, ping_interval=0.3, ping_timeout=0.3).start() as server:
+    with serve(lambda c: c.closed.wait(10), namespace="/", eio=3, ping_interval=0.3, ping_timeout=0.3).start() as server:
         ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/socket.io/?EIO=3&transport=websocket", timeout=10)
         try:
             assert ws.recv().startswith("0{")
@@ -589,8 +683,8 @@ def test_server_module_doctests():
 
 
 def test_server_bind_errors_and_bad_settings():
-    with SocketIOServer(lambda c: None).start() as server, pytest.raises(TransportError, match="already in use"):
-        SocketIOServer(lambda c: None, port=server.port).start()
+    with serve(lambda c: None).start() as server, pytest.raises(TransportError, match="already in use"):
+        serve(lambda c: None, port=server.port).start()
     with pytest.raises(UsageError):
         SocketIOServer(lambda c: None, eio=5)
     with pytest.raises(UsageError):

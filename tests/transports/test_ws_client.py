@@ -36,6 +36,7 @@ from tests.live_support import (
     ConnectProxy,
     SilentWsServer,
     WsServer,
+    delivered,
     hold,
     make_cert,
     recv_into,
@@ -338,7 +339,7 @@ def test_receive_returns_none_when_nothing_comes():
 def test_an_aborted_connection_is_lost_not_clean():
     async def handler(ws, server):
         await ws.send(SPAN_LINES[0])
-        await asyncio.sleep(0.1)
+        await delivered(ws)
         ws.transport.abort()
 
     with WsServer(handler) as server:
