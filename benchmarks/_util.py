@@ -12,16 +12,40 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
 
 
-def run_timed(cmd: list[str] | str, stdout=subprocess.DEVNULL, shell: bool = False) -> tuple[float, int]:
+def run_timed(cmd: list[str] | str, stdout=subprocess.DEVNULL, shell: bool = False, env=None) -> tuple[float, int]:
     """Run a command to completion; (wall seconds, peak RSS in KiB of the child)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, shell=shell)
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, shell=shell, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark command failed ({proc.returncode}): {cmd}")
     return elapsed, usage.ru_maxrss
+
+
+def run_usage(cmd: list[str], env=None) -> tuple[float, float, int]:
+    """Run a command to completion; (wall seconds, CPU seconds user+system, peak RSS KiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {cmd}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def interleaved(runs: int, jobs: dict[str, tuple[list[str], dict | None]]) -> dict[str, tuple[float, float, int]]:
+    """Run every job once per round, ``runs`` rounds: on a shared machine whose
+    load drifts, each command meets the same conditions as its baseline.
+    Best wall, best CPU and largest peak RSS per job."""
+    best: dict[str, tuple[float, float, int]] = {}
+    for _ in range(runs):
+        for label, (cmd, env) in jobs.items():
+            wall, cpu, rss = run_usage(cmd, env)
+            old = best.get(label, (wall, cpu, rss))
+            best[label] = (min(old[0], wall), min(old[1], cpu), max(old[2], rss))
+    return best
 
 
 def best_of(n: int, cmd, **kw) -> tuple[float, int]:

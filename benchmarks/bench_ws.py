@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,7 @@ def _rss_kib(pid: int) -> int | None:
 
 def run_client(name: str, argv: list[str], server: subprocess.Popen[str], frames: int) -> dict:
     """Run one client against the server; returns its rate and RSS samples."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.devnull, "wb") as devnull:
         proc = subprocess.Popen(argv, stdout=devnull, stderr=subprocess.PIPE, cwd=ROOT)
         samples: list[int] = []
@@ -115,11 +117,14 @@ def run_client(name: str, argv: list[str], server: subprocess.Popen[str], frames
         if proc.poll() is None:
             proc.kill()
         _, err = proc.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the client is the only child reaped meanwhile
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if proc.returncode != 0:
+        # It may never have connected: the server has no time to report.
+        raise SystemExit(f"{name}: exit {proc.returncode}: {err.decode(errors='replace').strip()[-300:]}")
     line = server.stdout.readline() if server.stdout else ""
     seconds = float(line.strip() or "nan")
-    if proc.returncode != 0:
-        print(f"  {name}: exit {proc.returncode}: {err.decode(errors='replace').strip()[-300:]}")
-    return {"name": name, "seconds": seconds, "rate": frames / seconds, "rss": samples}
+    return {"name": name, "seconds": seconds, "rate": frames / seconds, "rss": samples, "cpu": cpu}
 
 
 def main() -> None:
@@ -144,6 +149,7 @@ def main() -> None:
                 ("websockets recv() loop", [sys.executable, "-c", WEBSOCKETS_CLIENT, url]),
                 ("websocket-client recv_data()", [sys.executable, "-c", WSCLIENT_CLIENT, url]),
                 ("presencectl tail -f json", [*cli, "tail", url, "-f", "json", "--no-reconnect"]),
+                # --force: each round writes the same capture file again.
                 ("presencectl record -o FILE", [*cli, "record", url, "-o", capture, "--force", "--no-reconnect"]),
                 ("presencectl tail -f json --record", [*cli, "tail", url, "-f", "json", "--no-reconnect", "--record", capture, "--force"]),
             ]
@@ -159,9 +165,14 @@ def main() -> None:
                         if rss
                         else ""
                     )
-                    print(f"  {name:36s} {result['rate']:9,.0f} frames/s  {result['seconds']:6.2f} s  {rss_text}")
+                    print(
+                        f"  {name:36s} {result['rate']:9,.0f} frames/s  {result['seconds']:6.2f} s"
+                        f"  CPU {result['cpu'] / frames * 1e6:5.1f} µs/frame (whole process)  {rss_text}"
+                    )
+                    least_cpu = min(result["cpu"], best.get(name, result)["cpu"])
                     if name not in best or result["rate"] > best[name]["rate"]:
                         best[name] = result
+                    best[name]["cpu"] = least_cpu
         finally:
             server.kill()
             server.wait()
@@ -171,6 +182,8 @@ def main() -> None:
     print("\nbest of rounds:")
     for name, result in best.items():
         print(f"  {name:36s} {result['rate']:9,.0f} frames/s  {result['rate'] / base:6.1%} of the baseline")
+    cpu_ratio = best["websockets recv() loop"]["cpu"] / best["presencectl tail -f json"]["cpu"]
+    print(f"\nCPU per frame, bare loop / tail -f json (whole processes, start-up included): {cpu_ratio:.2f}×")
     print(
         f"\ntail: {tail:,.0f}/s (target 40,000: {'ok' if tail >= 40_000 else 'MISSED'}), "
         f"{tail / base:.0%} of the bare loop (target 50%: {'ok' if tail >= base / 2 else 'MISSED'}); "

@@ -120,7 +120,7 @@ AssumeTzOpt = Annotated[
 ]
 MaxLineOpt = Annotated[
     str,
-    typer.Option("--max-line", metavar="SIZE", help="A line of a file or stdin longer than this is not read (memory stays bounded, even for a .gz bomb): an unparsed event says so and reading goes on. 16M, 512k, 1G."),
+    typer.Option("--max-line", metavar="SIZE", help="Longest line read from a file or stdin (512k, 1G); a longer one becomes an unparsed event."),
 ]
 
 

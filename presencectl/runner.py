@@ -348,6 +348,7 @@ def run_blocks(
 
     global _JOB
     _JOB = (work, reader.is_capture, reader.name)  # forked workers inherit it
+    _reuse_large_buffers()
     # A worker is replaced after WORKER_BLOCKS blocks: whatever it accumulates
     # (allocator fragmentation, caches of rich for -v) cannot grow with the file.
     pool = multiprocessing.get_context("fork").Pool(
@@ -373,6 +374,27 @@ def run_blocks(
         pool.terminate()
         pool.join()
         _JOB = None
+
+
+def _reuse_large_buffers() -> None:
+    """Keep megabyte buffers on the heap (glibc), here and in the forked workers.
+
+    Every block travels as a few 1-2 MB bytes objects (read, pickled, sent,
+    received, rendered). glibc serves each from a fresh mmap and unmaps it when
+    freed, so every page is faulted in again: 10x the page faults of one
+    process, a third more CPU time. Raising the mmap threshold lets freed
+    blocks be reused. Best effort: other C libraries keep their defaults.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    mallopt(m_mmap_threshold, 64 << 20)
+    mallopt(m_trim_threshold, 128 << 20)
 
 
 def _ignore_sigint() -> None:

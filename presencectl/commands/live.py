@@ -47,7 +47,7 @@ SourceArg = Annotated[
 ]
 ForceOpt = Annotated[
     bool,
-    typer.Option("--force", help="Replace an existing capture (once the new one has a frame).", rich_help_panel=RECORDING),
+    typer.Option("--force", help="Replace an existing capture, once a new frame is in.", rich_help_panel=RECORDING),
 ]
 
 #: Seconds a recorded frame may wait in buffers while a burst goes on (SPEC §5.1: 200 ms at most).
@@ -414,7 +414,7 @@ class LiveCommand(ProfileCommand, MqttCommand, SocketIOCommand):
 
 RecordOpt = Annotated[
     str | None,
-    typer.Option("--record", metavar="FILE", help="Also write a capture (.gz compresses), each frame before it is shown.", rich_help_panel=RECORDING, show_default=False),
+    typer.Option("--record", metavar="FILE", help="Also write a capture FILE (.gz compresses).", rich_help_panel=RECORDING, show_default=False),
 ]
 QuietOpt = Annotated[
     bool, typer.Option("-q", "--quiet", help="No events (--record: a counter on a terminal).", rich_help_panel=RECORDING)

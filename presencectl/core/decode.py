@@ -146,8 +146,9 @@ class Decoder:
                     item.topic, item.received = topic, received
                 return event
             event.text = data
-            event.topic = topic
-            event.received = received
+            if topic is not None or received is not None:  # both None in files: skip two stores
+                event.topic = topic
+                event.received = received
             return [event]
         return self._value(obj, data, topic, received)
 

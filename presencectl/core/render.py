@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from math import modf as _modf
 from typing import Any
 
 import orjson
@@ -134,6 +135,7 @@ def dialect_styles() -> dict[str | None, tuple[str, str]]:
     styles[None] = ("dim", "2")
     return styles
 _RESET = "\x1b[0m"
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 class RenderOptions:
@@ -212,9 +214,33 @@ def _pick_time(source: str) -> Callable[[Event], datetime | float | None]:
 
 
 def _iso_received(t: float | None) -> str | None:
+    """``datetime.fromtimestamp(t, UTC).isoformat()``, text for text.
+
+    Every live event has its own receive time, so this runs once per frame of
+    a busy stream: the date and time of day are formatted once per second
+    (cached), the microseconds are split off the way ``fromtimestamp`` does
+    (round half to even).
+    """
     if t is None:
         return None
-    return datetime.fromtimestamp(t, UTC).isoformat()
+    frac, whole = _modf(t)
+    micro = round(frac * 1e6)
+    if micro >= 1_000_000:
+        micro -= 1_000_000
+        whole += 1.0
+    elif micro < 0:
+        micro += 1_000_000
+        whole -= 1.0
+    second = _SECONDS.get(whole)
+    if second is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        second = _SECONDS[whole] = datetime.fromtimestamp(whole, UTC).isoformat()[:19]
+    return f"{second}.{micro:06d}+00:00" if micro else f"{second}+00:00"
+
+
+#: whole epoch second → its ``YYYY-MM-DDTHH:MM:SS`` in UTC, for _iso_received.
+_SECONDS: dict[float, str] = {}
 
 
 def payload_bytes(event: Event) -> bytes:
@@ -244,33 +270,66 @@ def event_json(event: Event) -> bytes:
     >>> event_json(Event("span", "x", "other", None, None, "", {}, text='{}'))[:30]
     b'{"time":null,"dialect":"span",'
     """
+    return _event_json(event, 0)
+
+
+def _event_json(event: Event, option: int) -> bytes:
     when = event.time
     received = event.received
-    head = dumps_json(
-        {
-            "time": when.isoformat() if when is not None else None,
-            "dialect": event.dialect,
-            "type": event.type,
-            "kind": event.kind,
-            "subject": event.subject,
-            "summary": event.summary,
-            "topic": event.topic,
-            "received": _iso_received(received) if received is not None else None,
-            "presence": event.presence,
-        }
-    )
-    meta = event.meta
-    if meta is not None:
-        head = head[:-1] + b"," + _dumps({k: meta[k] for k in META_KEYS if k in meta})[1:]
-    # The payload goes in as received (see payload_bytes); inline the common case.
-    # The payload goes in as received (see payload_bytes); inline the common case.
+    if when is not None:
+        # Streams repeat the same time text, and TimeParser hands out one
+        # datetime object per text: remembering isoformat() by object identity
+        # is cheaper than calling it per line. (Not by equality: 12:00+02:00
+        # equals 10:00Z but prints differently.) The entry holds the object,
+        # so its id cannot be reused while cached.
+        cached = _ISO_CACHE.get(id(when))
+        if cached is not None and cached[0] is when:
+            iso = cached[1]
+        else:
+            if len(_ISO_CACHE) > 4096:
+                _ISO_CACHE.clear()
+            iso = when.isoformat()
+            _ISO_CACHE[id(when)] = (when, iso)
+    else:
+        iso = None
+    # The payload goes in as received (see payload_bytes), as an orjson
+    # Fragment: one serialisation per line, no byte concatenation. The common
+    # case (a one-line object as bytes) is inlined.
     text = event.text
     if type(text) is bytes and event.dialect is not None and text[:1] == b"{" and text[-1:] == b"}" and b"\n" not in text:
-        return head[:-1] + b',"payload":' + json_safe(text) + b"}"
-    return head[:-1] + b',"payload":' + json_safe(payload_bytes(event)) + b"}"
+        payload = text
+    else:
+        payload = payload_bytes(event)
+    fields = {
+        "time": iso,
+        "dialect": event.dialect,
+        "type": event.type,
+        "kind": event.kind,
+        "subject": event.subject,
+        "summary": event.summary,
+        "topic": event.topic,
+        "received": _iso_received(received) if received is not None else None,
+        "presence": event.presence,
+    }
+    meta = event.meta
+    if meta is not None:
+        for key in META_KEYS:
+            if key in meta:
+                fields[key] = meta[key]
+    fields["payload"] = _Fragment(payload)
+    try:
+        line = _dumps(fields, option=option)
+    except TypeError:  # lone surrogates, integers beyond 64 bits: the exact, slower path
+        del fields["payload"]
+        line = dumps_json(fields)[:-1] + b',"payload":' + payload + (b"}\n" if option else b"}")
+    # C1 controls, bidi overrides and U+2028/9 become \u escapes, payload included.
+    return json_safe(line)
 
 
 _dumps = orjson.dumps
+_Fragment = orjson.Fragment
+#: id(datetime) → (datetime, its isoformat() text), for event_json (cleared when full).
+_ISO_CACHE: dict[int, tuple[datetime, str]] = {}
 
 
 def _raw_bytes(event: Event) -> bytes:
@@ -294,7 +353,7 @@ def _text_preview(event: Event, limit: int = 200) -> str:
 def make_renderer(opts: RenderOptions) -> Callable[[Event], bytes]:
     """A function turning one Event into its output line(s), newline included."""
     if opts.fmt == "json":
-        return lambda e: event_json(e) + b"\n"
+        return lambda e: _event_json(e, _NEWLINE)
     if opts.fmt == "raw":
         if opts.tty:
             return lambda e: escape(_raw_bytes(e).decode("utf-8", "backslashreplace")).encode() + b"\n"

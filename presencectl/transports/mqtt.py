@@ -53,6 +53,7 @@ from urllib.parse import unquote, urlsplit
 from presencectl.core.capture import redact_url
 from presencectl.core.events import DupFrame, Frame, Marker, RetainedDupFrame, RetainedFrame
 from presencectl.errors import TransportError, UsageError
+from presencectl.transports import paho_internals
 from presencectl.transports.base import CannotConnect, ConnectionLost
 
 __all__ = [
@@ -978,11 +979,10 @@ class MqttSource:
         """
         deadline = time.monotonic() + self.options.connect_timeout
         while True:
-            packet = getattr(client, "_in_packet", None)
-            waiting = getattr(client, "_in_messages", None)
-            if not isinstance(packet, dict) or "command" not in packet or waiting is None:
+            state = paho_internals.idle(client)
+            if state is None:
                 return  # a paho we do not know inside: keep its loop
-            if packet["command"] == 0 and not waiting and not client.want_write():
+            if state:
                 break
             if self._lost is not None or time.monotonic() > deadline:
                 return
@@ -1574,7 +1574,7 @@ class MqttTarget:
         # here and queued in blocks: paho's publish() costs ~25 µs a message in
         # Python, more than the 30,000 frames/s budget. Needs paho's writer
         # queue; without it (another paho version), publish() is used.
-        self._raw = self.qos == 0 and hasattr(client, "_packet_queue") and hasattr(client, "_out_packet")
+        self._raw = self.qos == 0 and paho_internals.can_queue_raw(client)
         client.loop_start()
 
     def flush(self) -> None:
@@ -1586,9 +1586,9 @@ class MqttTarget:
         data = bytes(batch)
         batch.clear()
         # command 0: paho writes the bytes as they are (several PUBLISH packets).
-        client._packet_queue(0, data, 0, 0, None)
+        paho_internals.queue_raw(client, data)
         # Keep memory flat: at most a few blocks wait in paho's queue.
-        while len(client._out_packet) > 8:
+        while paho_internals.queued_raw(client) > 8:
             if self._lost is not None:
                 raise TransportError(f"{self.description}: {self._lost} after {self.sent} frames")
             time.sleep(0.0005)
@@ -1719,7 +1719,7 @@ class MqttTarget:
         if self._raw:
             try:
                 self.flush()
-                while self._client._out_packet and self._lost is None and time.monotonic() < deadline:
+                while paho_internals.queued_raw(self._client) and self._lost is None and time.monotonic() < deadline:
                     time.sleep(0.002)
             except TransportError:
                 pass

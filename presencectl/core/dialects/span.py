@@ -88,16 +88,23 @@ def normalize(obj: dict, topic: str | None, times: TimeParser) -> Event:
     data = obj.get("data")
     if type(data) is dict:
         # Scalars only, the first five: enough to tell messages apart on one line.
+        # Per line of a busy stream: short strings (nearly every value) skip short().
+        items = data.items() if len(data) <= 5 else list(data.items())[:5]
         summary = " ".join(
-            [f"{k}={short(v, 40)}" for k, v in list(data.items())[:5] if type(v) is not dict and type(v) is not list]
+            [
+                f"{k}={v}" if type(v) is str and len(v) <= 40 else f"{k}={short(v, 40)}"
+                for k, v in items
+                if type(v) is not dict and type(v) is not list
+            ]
         )
     else:
         summary = ""
+    subject = obj.get("deviceId")
     event = Event(
         NAME,
         etype,
         info.kind,
-        text_or_none(obj.get("deviceId")),
+        subject if type(subject) is str and subject else text_or_none(subject),
         times(obj.get("time")),
         summary,
         obj,
