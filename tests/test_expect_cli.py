@@ -366,8 +366,13 @@ def test_help_lists_the_expectation_options():
     result = run_cli("expect", "--help", env=cli_env(COLUMNS="200"))
     text = result.stdout.decode()
     assert result.returncode == 0
-    for flag in ("--step", "--within", "--presence", "--never", "--junit", "--json", "--record", "--deadline", "--topic", "--header"):
+    for flag in ("--step", "--within", "--presence", "--never", "--junit", "--json", "--record", "--deadline"):
         assert flag in text
+    # The per-transport options are behind --help-all, as for tail.
+    result = run_cli("expect", "--help-all", env=cli_env(COLUMNS="200"))
+    assert result.returncode == 0
+    for flag in ("--topic", "--header"):
+        assert flag in result.stdout.decode()
 
 
 def test_a_connection_profile_works_and_its_display_filters_are_left_to_tail(tmp_path):

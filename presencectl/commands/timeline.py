@@ -9,13 +9,13 @@ hover, the stats table) or ``-o FILE.svg`` (a static image).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from presencectl.app import app
 from presencectl.commands.live import LiveCommand, _duration, _guard, run_live, source_kind
+from presencectl.commands.stats import Clock
 from presencectl.console import Environment, choose_color
 from presencectl.errors import UsageError
 from presencectl.option_groups import FILTERS, OUTPUT, SOURCE_GROUPS, Opts, check_applicable, takes
@@ -24,9 +24,6 @@ from presencectl.options import make_decoder
 PICTURE = "Picture"
 
 
-class Clock(StrEnum):
-    received = "received"
-    event = "event"
 
 
 @app.command("timeline", cls=LiveCommand)
@@ -49,8 +46,8 @@ def timeline_cmd(
         typer.Option("--top", min=1, help="Only the N busiest subjects (rows stay in first-seen order).", rich_help_panel=PICTURE, show_default=False, metavar="N"),
     ] = None,
     clock: Annotated[
-        Clock, typer.Option("--clock", help="Time to draw by: when each event was received (else its own time), or the event's own time (device clocks can be far off).", rich_help_panel=PICTURE)
-    ] = Clock.received,
+        Clock, typer.Option("--clock", help="Time to draw by: auto = when each event was received where the input says (captures), else its own time; event = the event's own time (device clocks can be far off); received = receive time.", rich_help_panel=PICTURE)
+    ] = Clock.auto,
     flap_window: Annotated[
         str, typer.Option("--flap-window", help="A state change within this long of the previous one is a flap.", rich_help_panel=PICTURE, metavar="DURATION")
     ] = "5m",

@@ -109,7 +109,8 @@ class Timeline:
     """Swimlanes for every subject of a stream.
 
     Args:
-        clock: ``"event"`` (event time, else receive time) or ``"received"``.
+        clock: ``"event"`` (event time, else receive time), or ``"received"``
+            / ``"auto"`` (receive time where the event has one, else its own).
         flap_window: seconds, for the flap counts shown at the rows' ends.
 
     Feed :meth:`add`, then read :meth:`span`, :meth:`rows`, :meth:`stats`. The figures at the rows' ends come from the same

@@ -166,6 +166,13 @@ EXPECTED = {"schema": "presencectl.stats/1",
                "longest_silence_s": 0.0}]}
 
 
+# Clock skew (stats --clock auto): no event in this scenario has both a device
+# time and a receive time, so every skew figure is empty.
+EXPECTED["clock_skew"] = {"events": 0, "median_s": None, "limit_s": 300.0, "outliers": 0, "subjects": 0}
+for _subject in EXPECTED["subjects"]:
+    _subject.update(skew_median_s=None, skew_worst_s=None)
+
+
 @pytest.mark.parametrize("parallel", [False, True], ids=["add", "add_record"])
 def test_the_whole_report_of_one_scenario(parallel):
     assert feed(PresenceTracker(gap=60, flap_window=300), scenario(), parallel).report() == EXPECTED
@@ -225,7 +232,7 @@ def test_nothing_timed_and_bad_settings():
     single = PresenceTracker()
     single.add(e("s", None, 3))
     assert single.report()["span_s"] == 0.0 and single.report()["rate_per_s"] is None
-    for kwargs, message in (({"flap_window": 0}, "flap window"), ({"gap": -1}, "gap"), ({"clock": "wall"}, "clock must be one of event, received")):
+    for kwargs, message in (({"flap_window": 0}, "flap window"), ({"gap": -1}, "gap"), ({"clock": "wall"}, "clock must be one of auto, event, received")):
         with pytest.raises(ValueError, match=message):
             PresenceTracker(**kwargs)
     assert iso(None) is None and iso(1e20) is None and iso(0.0) == "1970-01-01T00:00:00+00:00"
