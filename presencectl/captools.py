@@ -431,6 +431,26 @@ def anonymise_capture(
     return result
 
 
+#: Record keys kept as they are (SPEC §4 and the optional MQTT/merge keys); any
+#: other key may carry anything, so it is dropped.
+_RECORD_KEYS = frozenset({"t", "topic", "text", "b64", "mark", "detail", "retained", "dup", "qos", "content_type", "user_properties", "origin"})
+
+
+def _anonymise_properties(obj: dict, anonymiser: Any) -> None:
+    """MQTT 5 user property values are pseudonymised (names kept); unknown record keys dropped."""
+    for key in [k for k in obj if k not in _RECORD_KEYS]:
+        del obj[key]
+    props = obj.get("user_properties")
+    if isinstance(props, list):
+        obj["user_properties"] = [
+            [p[0], anonymiser.identifier(p[1], "user_properties")] if isinstance(p, list) and len(p) == 2 else None
+            for p in props
+        ]
+        obj["user_properties"] = [p for p in obj["user_properties"] if p is not None]
+    elif "user_properties" in obj:
+        del obj["user_properties"]
+
+
 def _anonymise_records(reader: CaptureReader, out: CaptureOutput, anonymiser: Any, keep_unparsed: bool, result: AnonymiseResult, warn: Warn) -> None:
     from presencectl.core.decode import loads
 
@@ -465,6 +485,7 @@ def _anonymise_records(reader: CaptureReader, out: CaptureOutput, anonymiser: An
             result.frames += 1
         if isinstance(topic, str):
             obj["topic"] = anonymiser.topic(topic)
+        _anonymise_properties(obj, anonymiser)
         try:
             out.write(orjson.dumps(obj))
         except TypeError:  # lone surrogates kept from the original

@@ -247,3 +247,23 @@ def test_property_no_identifier_survives_and_stats_agree(tmp_path, session):
         assert ident not in result, ident
         assert json.dumps(ident)[1:-1] not in result, ident
     assert without_names(stats(out)) == without_names(stats(src))
+
+
+def test_mqtt5_user_property_values_are_pseudonymised_and_unknown_record_keys_dropped(tmp_path):
+    """User properties may name sites and gateways: values are replaced (names kept), consistently."""
+    source = tmp_path / "in.capture.ndjson"
+    lines = fixture("mqtt5.capture.ndjson").read_text().splitlines()
+    extra = json.loads(lines[2])
+    extra["note"] = "customer-site-42"  # a key no reader knows may hold anything
+    source.write_text("\n".join([*lines, json.dumps(extra)]) + "\n")
+    out = tmp_path / "out.capture.ndjson"
+    result = run_cli("anonymise", str(source), "-o", str(out), "--key", "k")
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "lab-2" not in text and "gw-7" not in text and "customer-site-42" not in text
+    records = [json.loads(line) for line in text.splitlines()[1:]]
+    props = [r["user_properties"] for r in records if "user_properties" in r]
+    assert props and all(name in ("site", "gateway") for p in props for name, _ in p)
+    sites = {value for p in props for name, value in p if name == "site"}
+    assert len(sites) == 1  # the same value gets the same pseudonym
+    assert b"user_properties" in result.stderr
