@@ -139,6 +139,15 @@ def _parse(line: bytes) -> Any:
         return None
 
 
+def _unreadable(line: bytes, name: str, result: Any, warn: Warn) -> None:
+    """A line that is no capture record: counted as bad, or (a cut last line) warned about."""
+    if line.strip():
+        if line.endswith(b"\n"):
+            result.bad += 1
+        else:
+            warn(f"{name}: the last line is cut short ({len(line)} bytes): skipped it")
+
+
 # -------------------------------------------------------------------- slice
 @dataclass(slots=True)
 class SliceResult:
@@ -224,11 +233,7 @@ def slice_capture(
             for line in reader.lines():
                 record = _parse(line)
                 if record is None:
-                    if line.strip():
-                        if line.endswith(b"\n"):
-                            result.bad += 1
-                        else:
-                            warn(f"{reader.name}: the last line is cut short ({len(line)} bytes): skipped it")
+                    _unreadable(line, reader.name, result, warn)
                     continue
                 t = record.t
                 if lo is None:
@@ -287,11 +292,7 @@ def _timed(reader: CaptureReader, index: int, result: MergeResult, warn: Warn) -
     for line in reader.lines():
         record = _parse(line)
         if record is None:
-            if line.strip():
-                if line.endswith(b"\n"):
-                    result.bad += 1
-                else:
-                    warn(f"{reader.name}: the last line is cut short ({len(line)} bytes): skipped it")
+            _unreadable(line, reader.name, result, warn)
             continue
         t = record.t
         if t is None:
@@ -460,11 +461,7 @@ def _anonymise_records(reader: CaptureReader, out: CaptureOutput, anonymiser: An
         except ValueError:
             obj = None
         if type(obj) is not dict:
-            if line.strip():
-                if line.endswith(b"\n"):
-                    result.bad += 1
-                else:
-                    warn(f"{reader.name}: the last line is cut short ({len(line)} bytes): skipped it")
+            _unreadable(line, reader.name, result, warn)
             continue
         if isinstance(obj.get("mark"), str) and "text" not in obj and "b64" not in obj:
             detail = obj.get("detail")
