@@ -51,7 +51,7 @@ def run(probe: int | None = None) -> NoReturn:
         sys.stderr.write(exc.format_message() + "\n")
         code = int(ExitStatus.USAGE)
     except UsageError as exc:
-        Environment().error(usage_message(exc))
+        Environment().error(usage_message(exc, command))
         code = int(ExitStatus.USAGE)
     except ClickException as exc:
         Environment().error(exc.format_message())
@@ -77,9 +77,12 @@ def run(probe: int | None = None) -> NoReturn:
     pipes.finish(code, probe)
 
 
-def usage_message(exc: Any) -> str:
+def usage_message(exc: Any, root: Any = None) -> str:
     """One line for a Typer/Click usage error, with where to look: ``bad value for
-    --speed: must be at least 0.01; see 'presencectl demo --help'``."""
+    --speed: must be at least 0.01; see 'presencectl demo --help'``.
+
+    ``root``: the app's Click command, to find the command a usage error without
+    a context (an option missing its value) belongs to."""
     from typer._click.exceptions import BadParameter, MissingParameter, NoSuchOption
 
     if isinstance(exc, MissingParameter) and exc.param is not None:
@@ -103,8 +106,20 @@ def usage_message(exc: Any) -> str:
     else:
         message = exc.format_message().rstrip(".")
         what = message[:1].lower() + message[1:]
-    path = exc.ctx.command_path if exc.ctx is not None else PROG
+    path = exc.ctx.command_path if exc.ctx is not None else _command_path(root, sys.argv[1:])
     return f"{what}; see '{path} --help'"
+
+
+def _command_path(root: Any, argv: list[str]) -> str:
+    """``presencectl profiles show`` for argv ``profiles show x -n``: the leading command names."""
+    path, group = [PROG], root
+    for arg in argv:
+        commands = getattr(group, "commands", None)
+        if not commands or arg not in commands:
+            break
+        path.append(arg)
+        group = commands[arg]
+    return " ".join(path)
 
 
 def _flag(param: Any) -> str:
