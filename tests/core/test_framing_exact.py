@@ -11,7 +11,13 @@ same empty result); in ``_depth`` ``False`` → ``None`` for the string flags.
 
 from __future__ import annotations
 
-from presencectl.core.framing import HANDSHAKE, Atmosphere, ndjson_payloads, unwrap_atmosphere
+from presencectl.core.framing import (
+    HANDSHAKE,
+    Atmosphere,
+    OverlongLine,
+    ndjson_payloads,
+    unwrap_atmosphere,
+)
 
 UUID = "5a4c9b8e-1f2d-4e3a-9b7c-0d1e2f3a4b5c"
 
@@ -42,3 +48,17 @@ def test_a_handshake_keeps_an_unframed_payload_after_it():
 def test_a_handshake_unwraps_a_framed_payload_and_drops_an_empty_one():
     assert unwrap_atmosphere(f'{UUID}|30000|X|12|{{"type":"x"}}') == Atmosphere(HANDSHAKE, ['{"type":"x"}'], UUID, 30000)
     assert unwrap_atmosphere(f"{UUID}|30000|X|  ") == Atmosphere(HANDSHAKE, [], UUID, 30000)
+
+
+def test_an_overlong_line_survives_the_trip_to_a_worker_process():
+    # parallel cat pickles lines to its workers: the size and limit must come back
+    import pickle
+
+    line = OverlongLine(b'{"start": "of a long line', 5_000_000, 1_048_576)
+    back = pickle.loads(pickle.dumps(line))
+    assert type(back) is OverlongLine
+    assert bytes(back) == b'{"start": "of a long line' and back.size == 5_000_000 and back.limit == 1_048_576
+    assert back.reason == (
+        "a line of 5,000,000 bytes or more, over the --max-line limit of 1,048,576 bytes: not read (the start is shown)"
+    )
+    assert back.strip() is back and back.rstrip(b"\n") is back
