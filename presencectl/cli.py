@@ -78,11 +78,8 @@ def run(probe: int | None = None) -> NoReturn:
 
 
 def usage_message(exc: Any, root: Any = None) -> str:
-    """One line for a Typer/Click usage error, with where to look: ``bad value for
-    --speed: must be at least 0.01; see 'presencectl demo --help'``.
-
-    ``root``: the app's Click command, to find the command a usage error without
-    a context (an option missing its value) belongs to."""
+    """One line for a Typer/Click usage error, with where to look (``root``: the app's command): ``bad value
+    for --speed: must be at least 0.01; see 'presencectl demo --help'``."""
     from typer._click.exceptions import BadParameter, MissingParameter, NoSuchOption
 
     if isinstance(exc, MissingParameter) and exc.param is not None:
@@ -110,8 +107,15 @@ def usage_message(exc: Any, root: Any = None) -> str:
     return f"{what}; see '{path} --help'"
 
 
+def _flag(param: Any) -> str:
+    if getattr(param, "param_type_name", "") == "argument":
+        return str(param.metavar or (param.name or "").upper())
+    longs = [o for o in param.opts if o.startswith("--")]
+    return (longs or param.opts)[0]
+
+
 def _command_path(root: Any, argv: list[str]) -> str:
-    """``presencectl profiles show`` for argv ``profiles show x -n``: the leading command names."""
+    """``presencectl profiles show`` for argv ``profiles show x -n`` (an error without a context)."""
     path, group = [PROG], root
     for arg in argv:
         commands = getattr(group, "commands", None)
@@ -120,10 +124,3 @@ def _command_path(root: Any, argv: list[str]) -> str:
         path.append(arg)
         group = commands[arg]
     return " ".join(path)
-
-
-def _flag(param: Any) -> str:
-    if getattr(param, "param_type_name", "") == "argument":
-        return str(param.metavar or (param.name or "").upper())
-    longs = [o for o in param.opts if o.startswith("--")]
-    return (longs or param.opts)[0]

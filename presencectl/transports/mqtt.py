@@ -1556,9 +1556,7 @@ class MqttTarget:
         deadline = time.monotonic() + timeout
         while not connack:
             left = deadline - time.monotonic()
-            # paho's loop() reports a refusing CONNACK as an error after it
-            # handed it to on_connect: the CONNACK, when there is one, says why.
-            if left <= 0 or (client.loop(min(left, 0.5)) and not connack):
+            if left <= 0 or (client.loop(min(left, 0.5)) and not connack):  # a refusing CONNACK: say why
                 _close_socket(client)
                 raise TransportError(
                     f"cannot connect to {self.description}: no CONNACK within {timeout:g} s"

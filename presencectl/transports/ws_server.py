@@ -223,9 +223,6 @@ class WebSocketServer:
                 self._clients.discard(client)
 
 
-_LOOKUP_FAILED = {socket.EAI_NONAME, socket.EAI_AGAIN, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
-
-
 def _bind_error(host: str, port: int, exc: OSError) -> str:
     where = f"{host}:{port}"
     if exc.errno == errno.EADDRINUSE:
@@ -234,8 +231,10 @@ def _bind_error(host: str, port: int, exc: OSError) -> str:
         return f"cannot listen on {where}: no such address on this machine"
     if exc.errno == errno.EACCES:
         return f"cannot listen on {where}: permission denied (ports below 1024 need privileges)"
-    # socket.create_server re-raises a failed name lookup as a plain OSError
-    # that keeps the lookup's (negative) EAI_* errno.
-    if isinstance(exc, socket.gaierror) or exc.errno in _LOOKUP_FAILED:
+    if isinstance(exc, socket.gaierror) or exc.errno in _LOOKUP_FAILED:  # create_server re-raises it as OSError
         return f"cannot listen on {where}: unknown host"
     return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
+#: EAI_* errnos of a failed name lookup, which socket.create_server re-raises as a plain OSError.
+_LOOKUP_FAILED = {socket.EAI_NONAME, socket.EAI_AGAIN, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
