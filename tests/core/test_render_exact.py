@@ -4,7 +4,8 @@
 JSON string, the slow exact path for lone surrogates, and the indented payload of
 ``-v`` plain and highlighted.
 
-Equivalent mutants left alive, named: the isoformat cache by object identity
+Equivalent mutants left alive, named: codec names in another case (``"UTF-8"``:
+Python's codec lookup ignores case); the isoformat cache by object identity
 (``_ISO_CACHE``: every mutation of its lookup, store and size bound only makes it
 miss, and a miss recomputes the same text; the entry holds the object, so an id
 cannot be reused while cached).
@@ -15,7 +16,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from presencectl.core.events import Event
-from presencectl.core.render import RenderOptions, event_json, make_renderer
+from presencectl.core.render import (
+    RenderOptions,
+    event_json,
+    json_safe,
+    make_renderer,
+    payload_bytes,
+)
 
 PLUS2 = timezone(timedelta(hours=2))
 PARSED = Event(
@@ -86,3 +93,44 @@ def test_verbose_highlighted_colours_the_payload_and_escapes_controls():
     # twice in a row: the shared buffer is emptied between events
     assert render(HOSTILE) == render(HOSTILE)
     assert render(UNPARSED) == b'\x1b[2munparsed       \x1b[0m\x1b[2mnot JSON  {"a":1\x1b[0m\n'
+
+
+def generic(text, raw=None) -> Event:
+    return Event("generic", "x", "other", None, None, "s", raw if raw is not None else {"a": 1}, text=text)
+
+
+def test_raw_keeps_lone_surrogates_and_falls_back_to_the_decoded_payload():
+    raw = make_renderer(RenderOptions(fmt="raw"))
+    assert raw(generic("a\ud800b")) == b"a\xed\xa0\x80b\n"
+    assert raw(generic(None)) == b'{"a":1}\n'
+
+
+def test_the_preview_of_an_unparsed_payload_shows_bad_bytes_and_is_cut_after_200_characters():
+    compact = make_renderer(RenderOptions(fmt="compact", time_source="none"))
+    unparsed = lambda text: Event(None, None, None, None, None, "bad", None, text=text)  # noqa: E731
+    assert compact(unparsed(b'\xff{"a"')) == b'unparsed bad \\xff{"a"\n'
+    assert compact(unparsed("x" * 200)) == b"unparsed bad " + b"x" * 200 + b"\n"
+    assert compact(unparsed("x" * 201)) == b"unparsed bad " + b"x" * 200 + "… (201 chars)".encode() + b"\n"
+
+
+def test_json_safe_escapes_del_c1_and_line_separators_and_leaves_the_rest():
+    assert json_safe(b"a\x7fb") == b"a\\u007fb"
+    assert json_safe("x\u2028y\u0085".encode()) == b"x\\u2028y\\u0085"
+    assert json_safe(b"plain") == b"plain"
+    assert json_safe("é".encode()) == "é".encode()
+
+
+def test_a_payload_with_a_carriage_return_or_a_bom_is_reserialised_and_a_lone_surrogate_escaped():
+    assert payload_bytes(generic('{"a":1,\r"b":2}')) == b'{"a":1}'
+    assert payload_bytes(generic(b'\xef\xbb\xbf{"a":1}')) == b'{"a":1}'
+    assert payload_bytes(generic(' {"s":"\ud800"} ')) == b'{"s":"\\ud800"}'
+
+
+def test_verbose_keeps_non_ascii_and_shows_a_lone_surrogate_escaped():
+    verbose = make_renderer(RenderOptions(fmt="pretty", verbose=True, time_source="none"))
+    assert verbose(generic('{"s":"\\ud800é"}', {"s": "\ud800é"})) == (
+        b"[generic]      x                        -                  s\n"
+        b"    {\n"
+        + '      "s": "\\ud800é"\n'.encode()
+        + b"    }\n"
+    )
