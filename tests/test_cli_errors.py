@@ -85,9 +85,9 @@ def test_a_reader_that_goes_away_is_a_quiet_exit_0():
 
 
 def test_run_called_by_a_script_without_a_stdout_probe_ends_the_same_way():
-    # presencectl.cli.run() is what the entry point calls; a script embedding the
+    # presencectl.cli.main.run() is what the entry point calls; a script embedding the
     # app calls it with no probe of its own and gets the same line and exit code.
-    script = "import sys; sys.argv = ['presencectl', 'replay']; from presencectl.cli import run; run()"
+    script = "import sys; sys.argv = ['presencectl', 'replay']; from presencectl.cli.main import run; run()"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, env=cli_env(), cwd=ROOT, timeout=60)
     assert_no_traceback(result)
     assert result.returncode == 2
