@@ -239,8 +239,8 @@ class MqttArgs:
         Raises:
             UsageError: a bad URL, topic, flag combination or unreadable file.
         """
+        from presencectl.cli_sources import mqtt_source_from_args
         from presencectl.secrets import resolve_secret
-        from presencectl.transports.mqtt import mqtt_source_from_args
 
         version = self.mqtt_version.value if isinstance(self.mqtt_version, MqttVersion) else self.mqtt_version
         return mqtt_source_from_args(

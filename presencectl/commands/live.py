@@ -100,25 +100,6 @@ def _duration(text: str, flag: str, allow_zero: bool = False) -> float:
     return value
 
 
-def _read_sends(args: ConnectArgs) -> list[str | bytes]:
-    sends: list[str | bytes] = list(args.sends)
-    for path in args.send_files:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise UsageError(f"--send-file {path}: {exc.strerror or exc}") from None
-        if data.endswith(b"\r\n"):
-            data = data[:-2]
-        elif data.endswith(b"\n"):
-            data = data[:-1]
-        try:
-            sends.append(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            sends.append(data)  # not text: sent as a binary frame
-    return sends
-
-
 def build_source(
     source: str, kind: str, args: ConnectArgs, env: Environment, warn: Callable[[str], None] | None = None
 ) -> Any:
@@ -154,6 +135,7 @@ def build_source(
             notice=warn or env.warn,
         )
     if kind == "websocket":
+        from presencectl.cli_sources import read_sends
         from presencectl.transports.ws_client import (
             WsOptions,
             WsSource,
@@ -172,7 +154,7 @@ def build_source(
             source,
             headers=args.header_lines(),
             subprotocols=list(args.subprotocols),
-            sends=_read_sends(args),
+            sends=read_sends(args.sends, args.send_files),
             ssl_context=context,
             connect_timeout=_duration(args.connect_timeout, "--connect-timeout"),
             ping_interval=ping or None,
