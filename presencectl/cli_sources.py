@@ -1,5 +1,9 @@
 """Sources built from the command line: flag values in, a transport's Source out.
 
+:data:`BUILDERS` has one builder per kind of source
+(:mod:`presencectl.transports.sources`); ``tail``, ``record`` and ``expect``
+check the flags against what the kind accepts, then call it.
+
 The transports take plain options objects and know no flags; what the user
 typed (``--publish TOPIC @FILE``, ``--mqtt-version 3.1.1``, an Aliyun
 device and its secret, ``--send-file``) is checked and turned into them
@@ -10,15 +14,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from presencectl.errors import UsageError
-from presencectl.transports.mqtt_connect import DEFAULT_KEEPALIVE
 
 if TYPE_CHECKING:
+    from presencectl.console import Environment
+    from presencectl.option_groups import ConnectArgs
+    from presencectl.transports.base import Source
     from presencectl.transports.mqtt import MqttOptions, MqttSource
 
-__all__ = ["check_mqtt_options", "mqtt_source_from_args", "read_file_arg", "read_payload", "read_sends"]
+__all__ = ["BUILDERS", "check_mqtt_options", "duration", "mqtt_source_from_args", "read_file_arg", "read_payload", "read_sends"]
 
 def read_file_arg(path: str, what: str) -> bytes:
     """The content of a file named by a flag, less one trailing newline
@@ -87,7 +93,7 @@ def mqtt_source_from_args(
     key: str | None = None,
     insecure: bool = False,
     connect_timeout: float = 10.0,
-    keepalive: int = DEFAULT_KEEPALIVE,
+    keepalive: int | None = None,
     clean_session: bool = True,
     skip_retained: bool = False,
     aliyun_device: str | None = None,
@@ -112,7 +118,7 @@ def mqtt_source_from_args(
             ``@FILE`` reads a file (``@@…``: a literal leading ``@``).
         cacert, cert, key, insecure: TLS (mqtts:// only).
         connect_timeout: ``--connect-timeout`` seconds (connect, CONNACK, SUBACK, PUBACK).
-        keepalive: seconds between keep-alive pings.
+        keepalive: seconds between keep-alive pings (None: the transport's default).
         clean_session: ``--no-clean-session`` (False): keep the broker-side session.
         skip_retained: ``--skip-retained``: drop retained messages.
         aliyun_device, device_secret: ``--aliyun-device PK/DN --device-secret S``.
@@ -123,7 +129,7 @@ def mqtt_source_from_args(
         UsageError: a bad URL, topic, QoS, version, flag combination or unreadable file.
     """
     from presencectl.core.protocols.mqtt import check_topic_name
-    from presencectl.transports.mqtt import AliyunDevice, MqttOptions, MqttSource
+    from presencectl.transports.mqtt import DEFAULT_KEEPALIVE, AliyunDevice, MqttOptions, MqttSource
     from presencectl.transports.urls import parse_mqtt_url
 
     environ = os.environ if environ is None else environ
@@ -200,7 +206,7 @@ def mqtt_source_from_args(
         insecure=insecure,
         client_cert=cert is not None,
         connect_timeout=connect_timeout,
-        keepalive=keepalive,
+        keepalive=DEFAULT_KEEPALIVE if keepalive is None else keepalive,
         clean_session=clean_session,
         skip_retained=skip_retained,
         aliyun=aliyun,
@@ -248,3 +254,96 @@ def check_mqtt_options(options: MqttOptions, secure: bool) -> None:
         )
     if options.url and not secure and (options.ssl_context is not None or options.insecure):
         raise UsageError("--cacert, --cert, --key and --insecure need an mqtts:// URL")
+
+
+# ------------------------------------------------------------------ one builder per kind of source
+
+
+def duration(text: str, flag: str, allow_zero: bool = False) -> float:
+    """A duration flag's value in seconds (``30``, ``90s``, ``5m``).
+
+    Raises:
+        UsageError: ``bad --timeout 'soon': expected a duration such as 30, 90s, 5m``.
+    """
+    from presencectl.core.times import parse_duration
+
+    value = parse_duration(text)
+    if value is None or value < 0 or (value == 0 and not allow_zero):
+        raise UsageError(f"bad {flag} {text!r}: expected a duration such as 30, 90s, 5m")
+    return value
+
+
+def _connecting(args: ConnectArgs) -> dict[str, Any]:
+    """The TLS files, ``--insecure`` and ``--connect-timeout`` (seconds), as builders take them."""
+    return {
+        "cacert": args.cacert,
+        "cert": args.cert,
+        "key": args.key,
+        "insecure": args.insecure,
+        "connect_timeout": duration(args.connect_timeout, "--connect-timeout"),
+    }
+
+
+def build_websocket(source: str, args: ConnectArgs, env: Environment, warn: Callable[[str], None]) -> Source:
+    from presencectl.transports.ws_client import WsOptions, WsSource, make_ssl_context, parse_ws_url
+
+    url = parse_ws_url(source)
+    context = None
+    if url.secure:
+        context = make_ssl_context(args.cacert, args.cert, args.key, args.insecure)
+    elif args.cacert or args.cert or args.key or args.insecure:
+        raise UsageError("--cacert, --cert, --key and --insecure need a wss:// URL")
+    ping = duration(args.ping_interval, "--ping-interval", allow_zero=True)
+    options = WsOptions(
+        source,
+        headers=args.header_lines(),
+        subprotocols=list(args.subprotocols),
+        sends=read_sends(args.sends, args.send_files),
+        ssl_context=context,
+        connect_timeout=duration(args.connect_timeout, "--connect-timeout"),
+        ping_interval=ping or None,
+        client_cert=args.cert is not None,
+    )
+    return WsSource(options)
+
+
+def build_socketio(source: str, args: ConnectArgs, env: Environment, warn: Callable[[str], None]) -> Source:
+    from presencectl.transports.socketio_client import socketio_source_from_args
+
+    return socketio_source_from_args(
+        source, **args.sio.source_kwargs(), headers=args.header_lines(), **_connecting(args), warn=warn
+    )
+
+
+def build_mqtt(source: str, args: ConnectArgs, env: Environment, warn: Callable[[str], None]) -> Source:
+    return args.mqtt.build_source(source, **_connecting(args), notice=warn)
+
+
+def build_webhook(source: str, args: ConnectArgs, env: Environment, warn: Callable[[str], None]) -> Source:
+    from presencectl.binding import check_bind
+    from presencectl.transports.webhook import (
+        WebhookOptions,
+        WebhookSource,
+        parse_listen_url,
+        parse_size,
+    )
+
+    check_bind(parse_listen_url(source).host, args.allow_remote, "--listen", "the webhook receiver")
+    auth = None
+    if args.basic_auth is not None:
+        user, sep, password = args.basic_auth.partition(":")
+        if not sep or not user:
+            raise UsageError("bad --basic-auth: expected USER:PASS")
+        auth = (user, password)
+    options = WebhookOptions(source, max_body=parse_size(args.max_body), basic_auth=auth, warn=warn)
+    return WebhookSource(options)
+
+
+#: kind (:data:`presencectl.transports.sources.SOURCES`) → ``builder(SOURCE, args, env, warn)``.
+#: The flags were checked against what the kind accepts before a builder runs.
+BUILDERS: dict[str, Callable[[str, ConnectArgs, Environment, Callable[[str], None]], Source]] = {
+    "websocket": build_websocket,
+    "socketio": build_socketio,
+    "mqtt": build_mqtt,
+    "webhook": build_webhook,
+}

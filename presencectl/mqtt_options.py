@@ -213,16 +213,6 @@ class MqttArgs:
 
         return GROUP.given(self)
 
-    def check_not_mqtt(self, where: str) -> None:
-        """Refuse MQTT flags with a source that is not MQTT.
-
-        Raises:
-            UsageError: ``-T, --qos cannot be used with a WebSocket source``.
-        """
-        wrong = [flag for flag, on in self.given().items() if on]
-        if wrong:
-            raise UsageError(f"{', '.join(wrong)} cannot be used with {where} (they are for mqtt:// and mqtts://)")
-
     def build_source(
         self,
         url: str,
