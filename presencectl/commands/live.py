@@ -80,8 +80,8 @@ def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
     info = REGISTRY.get(scheme)
     if info is None:
         known = [
-            f"{info.schemes[0]}:// with --listen" if info.listens else info.shown_schemes.replace(" and ", ", ")
-            for info in SOURCES.values() if info.schemes
+            f"{other.schemes[0]}:// with --listen" if other.listens else other.shown_schemes.replace(" and ", ", ")
+            for other in SOURCES.values() if other.schemes
         ]
         raise UsageError(f"unsupported source {scheme}:// (expected {', '.join(known)}, or a file)")
     if listen and not info.listens:
