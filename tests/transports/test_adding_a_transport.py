@@ -182,3 +182,16 @@ def test_the_cli_refuses_a_flag_it_does_not_take(lines_module):
     result = _cli(lines_module, "tail", "lines://127.0.0.1:9", "-T", "a/#")
     assert result.returncode == 2
     assert result.stderr.decode().startswith("presencectl: error: -T cannot be used with a line stream")
+
+
+def test_every_registered_source_has_a_builder_and_a_class():
+    from presencectl.cli_sources import BUILDERS
+
+    live = {kind for kind, info in sources.SOURCES.items() if info.source}
+    assert set(BUILDERS) == live
+    for kind in live:
+        info = sources.SOURCES[kind]
+        cls = info.load()
+        assert cls.transport == kind
+        assert all(callable(getattr(cls, m, None)) for m in ("connect", "receive", "pending", "done", "close"))
+        assert all(sources.REGISTRY[s] is info for s in info.schemes)
