@@ -65,12 +65,12 @@ print(count)
 
 PRESENCECTL_CLIENT = r"""
 import sys
-from presencectl.console import Environment, Output
-from presencectl.live import Session
-from presencectl.options import ColorMode, FilterArgs, Format, OutputArgs, TimeSource, make_decoder
+from presencectl.ui.console import Environment, Output
+from presencectl.engine.session import Session
+from presencectl.cli.options import ColorMode, FilterArgs, Format, OutputArgs, TimeSource, make_decoder
 from presencectl.core.render import make_renderer
-from presencectl.runner import Pipeline
-from presencectl.cli_sources import mqtt_source_from_args
+from presencectl.engine.runner import Pipeline
+from presencectl.cli.sources import mqtt_source_from_args
 url, n, cid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 env = Environment()
 source = mqtt_source_from_args(url, topics=["#"], qos=1, client_id=cid, clean_session=False, notice=env.note)

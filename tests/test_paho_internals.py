@@ -13,7 +13,7 @@ from importlib.metadata import version
 
 import pytest
 
-from presencectl.cli_sources import mqtt_source_from_args
+from presencectl.cli.sources import mqtt_source_from_args
 from presencectl.transports import paho_internals
 from tests.mqtt_support import Brokers, wait_until
 

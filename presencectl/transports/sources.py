@@ -4,7 +4,7 @@ Each kind of source is one :class:`SourceInfo`: its URL schemes, its
 :class:`~presencectl.transports.base.Source` class (a lazy ``"module:Class"``
 string: nothing heavy is imported to pick one), how messages name it, and
 the options it accepts, by their parameter names in
-:mod:`presencectl.option_groups`. ``--listen`` and ``--socketio`` choose a kind
+:mod:`presencectl.cli.option_groups`. ``--listen`` and ``--socketio`` choose a kind
 as well as the scheme; every other source option given that the chosen
 source does not accept is refused by one check
 (``option_groups.check_applicable``)::
@@ -47,7 +47,7 @@ class SourceInfo:
         name: how errors name it (``"an MQTT source"``).
         schemes: the URL schemes that pick it (lower case).
         source: its Source class, ``"module:Class"``; ``""`` for files.
-        accepts: the options it takes (:class:`~presencectl.option_groups.Opt`
+        accepts: the options it takes (:class:`~presencectl.cli.option_groups.Opt`
             parameter names); a source option given outside this set is refused.
         listens: SOURCE is an address to listen on (needs ``--listen``).
     """

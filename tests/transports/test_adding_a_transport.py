@@ -21,8 +21,8 @@ import threading
 
 import pytest
 
+from presencectl.cli.option_groups import ConnectArgs, check_applicable
 from presencectl.errors import UsageError
-from presencectl.option_groups import ConnectArgs, check_applicable
 from presencectl.transports import sources
 from tests.conftest import ROOT, cli_env
 
@@ -93,8 +93,8 @@ MODULE = textwrap.dedent(
     register(SourceInfo("lines", "a line stream", ("lines",), f"{__name__}:LineSource",
                         NETWORK | {"connect_timeout"}))
 
-    # cli_sources.py: the builder (flag values in, a Source out).
-    from presencectl.cli_sources import BUILDERS, duration
+    # cli/sources.py: the builder (flag values in, a Source out).
+    from presencectl.cli.sources import BUILDERS, duration
 
     BUILDERS["lines"] = lambda source, args, env, warn: LineSource(
         source, duration(args.connect_timeout, "--connect-timeout"))
@@ -115,7 +115,7 @@ def lines_module(tmp_path, monkeypatch):
 
     yield tmp_path
     sources.unregister("lines")
-    from presencectl.cli_sources import BUILDERS
+    from presencectl.cli.sources import BUILDERS
 
     BUILDERS.pop("lines", None)
     sys.modules.pop("lines_transport", None)
@@ -148,7 +148,7 @@ def line_server():
 
 
 def test_registered_kind_is_picked_and_its_flags_checked(lines_module):
-    from presencectl.commands.live import source_kind
+    from presencectl.cli.commands.live import source_kind
 
     assert source_kind("LINES://127.0.0.1:9", False) == "lines"
     check_applicable("lines", ConnectArgs(timeout="5", connect_timeout="3", reconnect=False))
@@ -185,7 +185,7 @@ def test_the_cli_refuses_a_flag_it_does_not_take(lines_module):
 
 
 def test_every_registered_source_has_a_builder_and_a_class():
-    from presencectl.cli_sources import BUILDERS
+    from presencectl.cli.sources import BUILDERS
 
     live = {kind for kind, info in sources.SOURCES.items() if info.source}
     assert set(BUILDERS) == live
