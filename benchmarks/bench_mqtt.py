@@ -70,7 +70,7 @@ from presencectl.engine.session import Session
 from presencectl.cli.options import ColorMode, FilterArgs, Format, OutputArgs, TimeSource, make_decoder
 from presencectl.core.render import make_renderer
 from presencectl.engine.runner import Pipeline
-from presencectl.transports.mqtt import mqtt_source_from_args
+from presencectl.cli.sources import mqtt_source_from_args
 url, n, cid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 env = Environment()
 source = mqtt_source_from_args(url, topics=["#"], qos=1, client_id=cid, clean_session=False, notice=env.note)

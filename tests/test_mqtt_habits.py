@@ -176,7 +176,7 @@ def test_replay_to_mqtt_republishes_properties_and_the_retain_flag(broker, tmp_p
 def test_reader_keeps_content_type_user_properties_and_qos():
     from collections import deque
 
-    from presencectl.transports.mqtt import PacketReader, ProtocolError, _encode_properties
+    from presencectl.core.protocols.mqtt import PacketReader, ProtocolError, encode_properties
     from tests.transports.test_mqtt import publish_packet
 
     props = (
@@ -199,7 +199,7 @@ def test_reader_keeps_content_type_user_properties_and_qos():
     ]
     assert queue[0].retained
     # What the replay encoder writes reads back the same.
-    encoded = _encode_properties(metas[0])
+    encoded = encode_properties(metas[0])
     again: deque = deque()
     PacketReader(True, again).feed(publish_packet("x", b"{}", v5=True, properties=encoded), 1.0)
     assert again[0].meta == {"content_type": "application/json", "user_properties": [["k", "v"], ["k", "v2"]]}

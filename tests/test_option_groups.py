@@ -25,6 +25,7 @@ from presencectl.cli.option_groups import (
 )
 from presencectl.cli.profiles import KEYS
 from presencectl.errors import UsageError
+from presencectl.transports.sources import SOURCES
 from tests.conftest import ROOT, run_cli
 
 
@@ -116,14 +117,14 @@ def given_args(opt, group) -> ConnectArgs:
     return args
 
 
-CHECKED = [(g, o) for g in (CONNECTION, TLS, WEBHOOK, SOCKETIO, MQTT) for o in g.opts if o.sources is not None]
+CHECKED = [(g, o) for g in (CONNECTION, TLS, WEBHOOK, SOCKETIO, MQTT) for o in g.opts if o.checked]
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize(("group", "opt"), CHECKED, ids=[o.param for _, o in CHECKED])
 def test_each_flag_is_refused_exactly_where_it_does_not_apply(kind, group, opt):
     args = given_args(opt, group)
-    if kind in opt.sources:
+    if opt.param in SOURCES[kind].accepts:
         check_applicable(kind, args)
         return
     with pytest.raises(UsageError) as e:

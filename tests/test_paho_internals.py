@@ -13,8 +13,8 @@ from importlib.metadata import version
 
 import pytest
 
+from presencectl.cli.sources import mqtt_source_from_args
 from presencectl.transports import paho_internals
-from presencectl.transports.mqtt import mqtt_source_from_args
 from tests.mqtt_support import Brokers, wait_until
 
 PAHO = version("paho-mqtt")

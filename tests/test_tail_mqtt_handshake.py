@@ -11,7 +11,7 @@ import signal
 import pytest
 
 from presencectl.transports.base import ConnectionLost
-from presencectl.transports.mqtt import mqtt_source_from_args
+from presencectl.cli.sources import mqtt_source_from_args
 from tests.conftest import assert_no_traceback, run_cli, wait_until
 from tests.mqtt_support import Brokers
 from tests.test_replay_to_mqtt_errors import Peer

@@ -213,16 +213,6 @@ class MqttArgs:
 
         return GROUP.given(self)
 
-    def check_not_mqtt(self, where: str) -> None:
-        """Refuse MQTT flags with a source that is not MQTT.
-
-        Raises:
-            UsageError: ``-T, --qos cannot be used with a WebSocket source``.
-        """
-        wrong = [flag for flag, on in self.given().items() if on]
-        if wrong:
-            raise UsageError(f"{', '.join(wrong)} cannot be used with {where} (they are for mqtt:// and mqtts://)")
-
     def build_source(
         self,
         url: str,
@@ -240,7 +230,7 @@ class MqttArgs:
             UsageError: a bad URL, topic, flag combination or unreadable file.
         """
         from presencectl.cli.secrets import resolve_secret
-        from presencectl.transports.mqtt import mqtt_source_from_args
+        from presencectl.cli.sources import mqtt_source_from_args
 
         version = self.mqtt_version.value if isinstance(self.mqtt_version, MqttVersion) else self.mqtt_version
         return mqtt_source_from_args(

@@ -1,7 +1,7 @@
 """Option groups, declared once: connection, TLS, webhook, Socket.IO, MQTT, filters, output.
 
 Each option is an :class:`Opt`: its Typer declaration (an ``Annotated``
-type), its default, the flag named in errors, the sources that accept it
+type), its default, the flag named in errors, whether it is a source option (the sources declare which they accept)
 and its profile key. A :class:`Group` is a tuple of them. A command takes
 whole groups with :func:`takes`, which splices their parameters into the
 command's signature (Typer reads ``inspect.signature``) and hands the body
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
@@ -80,6 +80,7 @@ from presencectl.cli.socketio_options import (
     SocketIOOpt,
 )
 from presencectl.errors import UsageError
+from presencectl.transports.sources import SOURCES
 
 __all__ = [
     "Opt",
@@ -106,18 +107,23 @@ WEBSOCKET_PANEL = "WebSocket"
 TLS_PANEL = "TLS"
 WEBHOOK_PANEL = "Webhook"
 
-#: The kinds of source (``commands.live.source_kind``), and how errors name them.
-KINDS: dict[str, str] = {
-    "websocket": "a WebSocket source",
-    "socketio": "a Socket.IO source",
-    "mqtt": "an MQTT source",
-    "webhook": "the webhook receiver",
-    "file": "a file source",
-}
-_NETWORK = frozenset({"websocket", "socketio", "mqtt", "webhook"})
-_CONNECTING = frozenset({"websocket", "socketio", "mqtt"})
-_WS = frozenset({"websocket"})
-_WS_SIO = frozenset({"websocket", "socketio"})
+
+
+class _Kinds(Mapping[str, str]):
+    """kind → how errors name it, read from the source registry (sources added later included)."""
+
+    def __getitem__(self, kind: str) -> str:
+        return SOURCES[kind].name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SOURCES)
+
+    def __len__(self) -> int:
+        return len(SOURCES)
+
+
+#: The kinds of source (:data:`presencectl.transports.sources.SOURCES`), and how errors name them.
+KINDS: Mapping[str, str] = _Kinds()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +136,10 @@ class Opt:
         default: the parameter's default.
         attr: the field of the group's argument object (default: ``param``).
         flag: how errors name it (default: the first long name).
-        sources: the source kinds that accept it (:data:`KINDS`); ``None``
-            for every kind (and no check).
+        checked: a source option: refused for a source that does not accept
+            it (:attr:`presencectl.transports.sources.SourceInfo.accepts`);
+            False for options every source takes or that pick the source
+            (only the groups of :data:`SOURCE_GROUPS` are checked).
         why: per kind, why it is refused there (said in the error).
         key: its profile key; ``""`` for the parameter name less a trailing
             ``_``; ``None`` for no key.
@@ -144,7 +152,7 @@ class Opt:
     default: Any = None
     attr: str = ""
     flag: str = ""
-    sources: frozenset[str] | None = None
+    checked: bool = True
     why: Mapping[str, str] = field(default_factory=dict)
     key: str | None = ""
     shape: str = "str"
@@ -215,7 +223,7 @@ class Group:
 
     def given(self, obj: Any) -> dict[str, bool]:
         """Flag → given, for the checked options of this group held by ``obj``."""
-        return {o.error_flag: o.given(getattr(obj, o.field_name)) for o in self.opts if o.sources is not None}
+        return {o.error_flag: o.given(getattr(obj, o.field_name)) for o in self.opts if o.checked}
 
 
 # --- the declarations ---------------------------------------------------------------
@@ -284,57 +292,55 @@ AllowRemoteOpt = Annotated[
 _NO_SEND = {"socketio": "use --emit EVENT JSON"}
 
 CONNECTION = Group("connection", (
-    Opt("header", HeaderOpt, attr="headers", flag="-H", sources=_WS_SIO, key="headers", shape="headers", merge="headers", secret=True),
-    Opt("subprotocol", SubprotocolOpt, attr="subprotocols", sources=_WS, why={"socketio": "Socket.IO negotiates none"}, shape="strs"),
-    Opt("send", SendOpt, attr="sends", sources=_WS, why=_NO_SEND, shape="strs", merge="append", secret=True),
-    Opt("send_file", SendFileOpt, attr="send_files", sources=_WS, why=_NO_SEND, shape="paths", merge="append"),
-    Opt("reconnect", ReconnectOpt, True, flag="--no-reconnect", sources=_NETWORK, shape="bool"),
-    Opt("timeout", TimeoutOpt, sources=_NETWORK, shape="text"),
-    Opt("deadline", DeadlineOpt, shape="text"),  # every source, files and stdin too
-    Opt("connect_timeout", ConnectTimeoutOpt, "10", sources=_CONNECTING, shape="text"),
-    Opt("ping_interval", PingOpt, "20", sources=_WS, why={"socketio": "Socket.IO keeps the heartbeat the server asks for"}, shape="text"),
+    Opt("header", HeaderOpt, attr="headers", flag="-H", key="headers", shape="headers", merge="headers", secret=True),
+    Opt("subprotocol", SubprotocolOpt, attr="subprotocols", why={"socketio": "Socket.IO negotiates none"}, shape="strs"),
+    Opt("send", SendOpt, attr="sends", why=_NO_SEND, shape="strs", merge="append", secret=True),
+    Opt("send_file", SendFileOpt, attr="send_files", why=_NO_SEND, shape="paths", merge="append"),
+    Opt("reconnect", ReconnectOpt, True, flag="--no-reconnect", shape="bool"),
+    Opt("timeout", TimeoutOpt, shape="text"),
+    Opt("deadline", DeadlineOpt, shape="text", checked=False),  # every source, files and stdin too
+    Opt("connect_timeout", ConnectTimeoutOpt, "10", shape="text"),
+    Opt("ping_interval", PingOpt, "20", why={"socketio": "Socket.IO keeps the heartbeat the server asks for"}, shape="text"),
 ))
 TLS = Group("tls", (
-    Opt("cacert", CacertOpt, sources=_CONNECTING, shape="path"),
-    Opt("cert", CertOpt, sources=_CONNECTING, shape="path"),
-    Opt("key", KeyOpt, sources=_CONNECTING, shape="path"),
-    Opt("insecure", InsecureOpt, False, sources=_CONNECTING, shape="bool"),
+    Opt("cacert", CacertOpt, shape="path"),
+    Opt("cert", CertOpt, shape="path"),
+    Opt("key", KeyOpt, shape="path"),
+    Opt("insecure", InsecureOpt, False, shape="bool"),
 ))
 WEBHOOK = Group("webhook", (
-    Opt("listen", ListenOpt, False, sources=frozenset({"webhook"}), shape="bool"),
-    Opt("max_body", MaxBodyOpt, "16M", sources=frozenset({"webhook"}), shape="text"),
-    Opt("basic_auth", BasicAuthOpt, sources=frozenset({"webhook"}), secret=True),
-    Opt("allow_remote", AllowRemoteOpt, False, sources=frozenset({"webhook"}), shape="bool"),
+    Opt("listen", ListenOpt, False, shape="bool"),
+    Opt("max_body", MaxBodyOpt, "16M", shape="text"),
+    Opt("basic_auth", BasicAuthOpt, secret=True),
+    Opt("allow_remote", AllowRemoteOpt, False, shape="bool"),
 ))
-_SIO = frozenset({"socketio"})
 SOCKETIO = Group("socketio", (
-    Opt("socketio", SocketIOOpt, False, shape="bool"),  # checked by wants_socketio
-    Opt("namespace", NamespaceOpt, sources=_SIO),
-    Opt("emit", EmitOpt, attr="emits", sources=_SIO, shape="pairs", merge="append", secret=True, fields=("event", "data")),
-    Opt("event", EventOpt, attr="events", sources=_SIO, shape="strs"),
-    Opt("auth", AuthOpt, sources=_SIO, shape="json", secret=True),
-    Opt("eio", EioOpt, sources=_SIO, shape="text"),
+    Opt("socketio", SocketIOOpt, False, shape="bool", checked=False),  # it picks the kind: see wants_socketio
+    Opt("namespace", NamespaceOpt),
+    Opt("emit", EmitOpt, attr="emits", shape="pairs", merge="append", secret=True, fields=("event", "data")),
+    Opt("event", EventOpt, attr="events", shape="strs"),
+    Opt("auth", AuthOpt, shape="json", secret=True),
+    Opt("eio", EioOpt, shape="text"),
 ), hint="Socket.IO sources are sio://, sios://, or ws:// and wss:// with --socketio")
-_MQ = frozenset({"mqtt"})
 MQTT = Group("mqtt", (
-    Opt("topic", TopicOpt, attr="topics", flag="-T", sources=_MQ, key="topics", shape="strs"),
-    Opt("qos", QosOpt, 0, sources=_MQ, shape="int"),
-    Opt("mqtt_version", MqttVersionOpt, sources=_MQ, shape="text"),
-    Opt("client_id", ClientIdOpt, sources=_MQ),
-    Opt("username", UsernameOpt, sources=_MQ),
-    Opt("password", PasswordOpt, sources=_MQ, secret=True),
-    Opt("share", ShareOpt, sources=_MQ),
-    Opt("publish", PublishOpt, sources=_MQ, shape="pairs", merge="append", secret=True, fields=("topic", "payload")),
-    Opt("clean_session", CleanSessionOpt, True, flag="--no-clean-session", sources=_MQ, shape="bool"),
-    Opt("skip_retained", SkipRetainedOpt, False, sources=_MQ, shape="bool"),
-    Opt("aliyun_device", AliyunDeviceOpt, sources=_MQ),
-    Opt("device_secret", DeviceSecretOpt, secret=True),  # may come from the environment: not checked
-    Opt("password_file", PasswordFileOpt, sources=_MQ, shape="path"),
-    Opt("device_secret_file", DeviceSecretFileOpt, sources=_MQ, shape="path"),
+    Opt("topic", TopicOpt, attr="topics", flag="-T", key="topics", shape="strs"),
+    Opt("qos", QosOpt, 0, shape="int"),
+    Opt("mqtt_version", MqttVersionOpt, shape="text"),
+    Opt("client_id", ClientIdOpt),
+    Opt("username", UsernameOpt),
+    Opt("password", PasswordOpt, secret=True),
+    Opt("share", ShareOpt),
+    Opt("publish", PublishOpt, shape="pairs", merge="append", secret=True, fields=("topic", "payload")),
+    Opt("clean_session", CleanSessionOpt, True, flag="--no-clean-session", shape="bool"),
+    Opt("skip_retained", SkipRetainedOpt, False, shape="bool"),
+    Opt("aliyun_device", AliyunDeviceOpt),
+    Opt("device_secret", DeviceSecretOpt, secret=True, checked=False),  # may come from the environment
+    Opt("password_file", PasswordFileOpt, shape="path"),
+    Opt("device_secret_file", DeviceSecretFileOpt, shape="path"),
 ), hint="they are for mqtt:// and mqtts://")
 #: Reading files and stdin (``cat``, ``stats``, ``replay``; ``tail``/``record`` of a file).
 INPUT = Group("input", (
-    Opt("max_line", MaxLineOpt, "16M", sources=frozenset({"file"}), shape="text"),
+    Opt("max_line", MaxLineOpt, "16M", shape="text"),
 ), hint="the webhook receiver has --max-body")
 FILTERS = Group("filters", (
     Opt("type_", TypeOpt, attr="types", shape="strs"),
@@ -496,16 +502,19 @@ def takes(*groups: Group) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def check_applicable(kind: str, args: ConnectArgs) -> None:
-    """Refuse the flags given that a source of ``kind`` does not accept.
+    """The one check of flags against the source: the source options given,
+    less those a source of ``kind`` accepts (its
+    :class:`~presencectl.transports.sources.SourceInfo`), are refused.
 
     Raises:
         UsageError: ``--send, --ping-interval cannot be used with a Socket.IO
             source (--send: use --emit EVENT JSON; …)``.
     """
     holders = ((CONNECTION, args), (TLS, args), (WEBHOOK, args), (INPUT, args), (SOCKETIO, args.sio), (MQTT, args.mqtt))
+    accepts = SOURCES[kind].accepts
     wrong: list[tuple[Group, Opt]] = [
         (g, o) for g, obj in holders for o in g.opts
-        if o.sources is not None and kind not in o.sources and o.given(getattr(obj, o.field_name))
+        if o.checked and o.param not in accepts and o.given(getattr(obj, o.field_name))
     ]
     if not wrong:
         return

@@ -216,19 +216,6 @@ class SocketIOArgs:
 
         return GROUP.given(self)
 
-    def check_not_socketio(self, where: str) -> None:
-        """Refuse Socket.IO flags for another kind of source.
-
-        Raises:
-            UsageError: naming the flags and ``where`` (``"a WebSocket source"``).
-        """
-        wrong = [flag for flag, on in self.given().items() if on]
-        if wrong:
-            raise UsageError(
-                f"{', '.join(wrong)} cannot be used with {where} "
-                "(Socket.IO sources are sio://, sios://, or ws:// and wss:// with --socketio)"
-            )
-
     def source_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``socketio_source_from_args``."""
         return {

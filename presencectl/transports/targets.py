@@ -6,7 +6,7 @@ the end. ``--to`` picks the target class by the URL scheme through
 :data:`REGISTRY`; an entry is a class or a lazy ``"module:Class"`` string,
 so adding a transport is one small class plus one line here::
 
-    REGISTRY["mqtt"] = "presencectl.transports.mqtt:MqttTarget"
+    REGISTRY["mqtt"] = "presencectl.transports.mqtt_target:MqttTarget"
 
 Built in: ``ws://``/``wss://`` (:class:`WebSocketTarget`, websocket-client)
 and ``http://``/``https://`` (:class:`HttpTarget`, one keep-alive
@@ -126,8 +126,8 @@ REGISTRY: dict[str, TargetFactory | str] = {
     "wss": "presencectl.transports.targets:WebSocketTarget",
     "http": "presencectl.transports.targets:HttpTarget",
     "https": "presencectl.transports.targets:HttpTarget",
-    "mqtt": "presencectl.transports.mqtt:MqttTarget",
-    "mqtts": "presencectl.transports.mqtt:MqttTarget",
+    "mqtt": "presencectl.transports.mqtt_target:MqttTarget",
+    "mqtts": "presencectl.transports.mqtt_target:MqttTarget",
 }
 
 

@@ -26,12 +26,13 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlunsplit
 
 from presencectl.core.capture import redact_url
 from presencectl.core.events import Frame
 from presencectl.errors import UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost
+from presencectl.transports.urls import split_url
 
 __all__ = [
     "WsOptions",
@@ -323,30 +324,13 @@ def parse_ws_url(url: str) -> WsUrl:
     Raises:
         UsageError: not ws/wss, no host, or a bad port.
     """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise UsageError(f"bad URL {redact_url(url)!r}: {exc}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("ws", "wss"):
-        raise UsageError(f"bad URL {redact_url(url)!r}: expected ws:// or wss://")
-    if not parts.hostname:
-        raise UsageError(f"bad URL {redact_url(url)!r}: no host name")
+    parts = split_url(url, {"ws": 80, "wss": 443})
+    scheme = parts.scheme
     secure = scheme == "wss"
     # websocket-client takes no user info in the URL: credentials go in a header.
     netloc = parts.netloc.rpartition("@")[2]
-    bare = parts._replace(scheme=scheme, netloc=netloc).geturl()
-    if not parts.path:
-        bare = parts._replace(scheme=scheme, netloc=netloc, path="/").geturl()
-    return WsUrl(
-        bare,
-        secure,
-        parts.hostname,
-        port or (443 if secure else 80),
-        unquote(parts.username) if parts.username is not None else None,
-        unquote(parts.password) if parts.password is not None else None,
-    )
+    bare = urlunsplit((scheme, netloc, parts.path or "/", parts.query, parts.fragment))
+    return WsUrl(bare, secure, parts.host, parts.port, parts.username, parts.password)
 
 
 def make_ssl_context(

@@ -35,28 +35,26 @@ from presencectl.cli.mqtt_options import (
     QosOpt,
     TopicOpt,
 )
+from presencectl.cli.sources import mqtt_source_from_args, read_payload
 from presencectl.core.capture import make_header
 from presencectl.core.decode import Decoder
-from presencectl.core.events import Frame
+from presencectl.core.events import Frame, RetainedFrame
+from presencectl.core.protocols.mqtt import (
+    PacketReader,
+    ProtocolError,
+    check_topic_filter,
+    check_topic_name,
+    rewrite_topic,
+)
 from presencectl.core.render import RenderOptions, make_renderer
 from presencectl.engine.runner import Pipeline
 from presencectl.engine.session import Backoff, Session
 from presencectl.errors import TransportError, UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost, Source
 from presencectl.transports.files import CaptureReader, CaptureWriter
-from presencectl.transports.mqtt import (
-    MqttSource,
-    MqttTarget,
-    PacketReader,
-    ProtocolError,
-    RetainedFrame,
-    check_topic_filter,
-    check_topic_name,
-    mqtt_source_from_args,
-    parse_mqtt_url,
-    read_payload,
-    rewrite_topic,
-)
+from presencectl.transports.mqtt import MqttSource
+from presencectl.transports.mqtt_target import MqttTarget
+from presencectl.transports.urls import parse_mqtt_url
 from presencectl.ui.console import Environment, Output
 from tests.conftest import fixture, free_port, require_binary
 from tests.mqtt_support import Broker, Brokers, wait_until

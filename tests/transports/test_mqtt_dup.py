@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from presencectl.core.capture import decode_record, encode_frame
-from presencectl.transports.mqtt import PacketReader
+from presencectl.core.protocols.mqtt import PacketReader
 
 
 def publish(topic: str, payload: bytes, *, qos: int, pid: int, dup: bool = False, retain: bool = False) -> bytes:

@@ -743,6 +743,8 @@ def test_wants_socketio_and_misuse():
     for source in ("capture.ndjson", "http://h/x", "mqtt://h"):
         with pytest.raises(UsageError, match="--socketio needs SOURCE"):
             wants_socketio(source, True)
-    SocketIOArgs().check_not_socketio("a WebSocket source")
+    from presencectl.cli.option_groups import ConnectArgs, check_applicable
+
+    check_applicable("websocket", ConnectArgs(sio=SocketIOArgs()))
     with pytest.raises(UsageError, match="--namespace, --emit cannot be used with a WebSocket source"):
-        SocketIOArgs(namespace="/chat", emits=[("A", "{}")]).check_not_socketio("a WebSocket source")
+        check_applicable("websocket", ConnectArgs(sio=SocketIOArgs(namespace="/chat", emits=[("A", "{}")])))

@@ -13,11 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from presencectl.core.events import Frame
+from presencectl.core.protocols.http import HttpError, RequestReader
 from presencectl.errors import UsageError
 from presencectl.transports.base import CannotConnect, Source
 from presencectl.transports.webhook import (
-    HttpError,
-    RequestReader,
     WebhookOptions,
     WebhookSource,
     parse_listen_url,

@@ -55,7 +55,8 @@ FLUSH_EVERY = 0.1
 
 
 def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
-    """``"websocket"``, ``"socketio"``, ``"webhook"`` or ``"file"`` for SOURCE.
+    """The kind of SOURCE (:data:`presencectl.transports.sources.SOURCES`):
+    ``"websocket"``, ``"socketio"``, ``"mqtt"``, ``"webhook"``, ``"file"``….
 
     >>> source_kind("wss://example.com/x", False), source_kind("-", False)
     ('websocket', 'file')
@@ -64,6 +65,8 @@ def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
         UsageError: an http:// URL without --listen, --listen with another
             kind of source, or a scheme this version does not speak.
     """
+    from presencectl.transports.sources import REGISTRY, SOURCES
+
     scheme, sep, _ = source.partition("://")
     scheme = scheme.lower()
     if wants_socketio(source, socketio):
@@ -74,131 +77,46 @@ def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
         if listen:
             raise UsageError(f"--listen needs SOURCE to be http://HOST:PORT/path, not {source!r}")
         return "file"
-    if scheme in ("ws", "wss"):
-        if listen:
-            raise UsageError("--listen takes an http:// URL; ws:// and wss:// are for connecting out")
-        return "websocket"
-    if scheme in ("mqtt", "mqtts"):
-        if listen:
-            raise UsageError("--listen takes an http:// URL; mqtt:// and mqtts:// are for connecting out")
-        return "mqtt"
-    if scheme in ("http", "https"):
-        if not listen:
-            raise UsageError(
-                f"{scheme}:// SOURCE needs --listen (a webhook receiver); to connect to a WebSocket use ws:// or wss://"
-            )
-        return "webhook"
-    raise UsageError(f"unsupported source {scheme}:// (expected ws://, wss://, mqtt://, mqtts://, http:// with --listen, or a file)")
+    info = REGISTRY.get(scheme)
+    if info is None:
+        known = [
+            f"{other.schemes[0]}:// with --listen" if other.listens else other.shown_schemes.replace(" and ", ", ")
+            for other in SOURCES.values() if other.schemes
+        ]
+        raise UsageError(f"unsupported source {scheme}:// (expected {', '.join(known)}, or a file)")
+    if listen and not info.listens:
+        raise UsageError(f"--listen takes an http:// URL; {info.shown_schemes} are for connecting out")
+    if info.listens and not listen:
+        raise UsageError(
+            f"{scheme}:// SOURCE needs --listen (a webhook receiver); to connect to a WebSocket use ws:// or wss://"
+        )
+    return info.kind
 
 
 def _duration(text: str, flag: str, allow_zero: bool = False) -> float:
-    from presencectl.core.times import parse_duration
+    from presencectl.cli.sources import duration
 
-    value = parse_duration(text)
-    if value is None or value < 0 or (value == 0 and not allow_zero):
-        raise UsageError(f"bad {flag} {text!r}: expected a duration such as 30, 90s, 5m")
-    return value
-
-
-def _read_sends(args: ConnectArgs) -> list[str | bytes]:
-    sends: list[str | bytes] = list(args.sends)
-    for path in args.send_files:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise UsageError(f"--send-file {path}: {exc.strerror or exc}") from None
-        if data.endswith(b"\r\n"):
-            data = data[:-2]
-        elif data.endswith(b"\n"):
-            data = data[:-1]
-        try:
-            sends.append(data.decode("utf-8"))
-        except UnicodeDecodeError:
-            sends.append(data)  # not text: sent as a binary frame
-    return sends
+    return duration(text, flag, allow_zero)
 
 
 def build_source(
     source: str, kind: str, args: ConnectArgs, env: Environment, warn: Callable[[str], None] | None = None
 ) -> Any:
-    """The live Source for SOURCE (``kind`` from :func:`source_kind`); ``warn``
-    takes the webhook's lines about refused requests (default ``env.warn``).
+    """The live Source for SOURCE (``kind`` from :func:`source_kind`), built by
+    its builder in :data:`presencectl.cli.sources.BUILDERS`; ``warn`` takes
+    the transport's lines (refused requests, refused subscriptions; default ``env.warn``).
 
     Raises:
-        UsageError: a malformed URL, header, duration, size, or an unreadable file.
+        UsageError: a flag this kind of source does not accept, a malformed
+            URL, header, duration, size, or an unreadable file.
     """
+    from presencectl.cli.sources import BUILDERS
+
     check_applicable(kind, args)
-    if kind == "socketio":
-        from presencectl.transports.socketio_client import socketio_source_from_args
-
-        return socketio_source_from_args(
-            source,
-            **args.sio.source_kwargs(),
-            headers=args.header_lines(),
-            cacert=args.cacert,
-            cert=args.cert,
-            key=args.key,
-            insecure=args.insecure,
-            connect_timeout=_duration(args.connect_timeout, "--connect-timeout"),
-            warn=warn or env.warn,
-        )
-    if kind == "mqtt":
-        return args.mqtt.build_source(
-            source,
-            cacert=args.cacert,
-            cert=args.cert,
-            key=args.key,
-            insecure=args.insecure,
-            connect_timeout=_duration(args.connect_timeout, "--connect-timeout"),
-            notice=warn or env.warn,
-        )
-    if kind == "websocket":
-        from presencectl.transports.ws_client import (
-            WsOptions,
-            WsSource,
-            make_ssl_context,
-            parse_ws_url,
-        )
-
-        url = parse_ws_url(source)
-        context = None
-        if url.secure:
-            context = make_ssl_context(args.cacert, args.cert, args.key, args.insecure)
-        elif args.cacert or args.cert or args.key or args.insecure:
-            raise UsageError("--cacert, --cert, --key and --insecure need a wss:// URL")
-        ping = _duration(args.ping_interval, "--ping-interval", allow_zero=True)
-        options = WsOptions(
-            source,
-            headers=args.header_lines(),
-            subprotocols=list(args.subprotocols),
-            sends=_read_sends(args),
-            ssl_context=context,
-            connect_timeout=_duration(args.connect_timeout, "--connect-timeout"),
-            ping_interval=ping or None,
-            client_cert=args.cert is not None,
-        )
-        return WsSource(options)
-    if kind == "webhook":
-        from presencectl.transports.binding import check_bind
-        from presencectl.transports.webhook import (
-            WebhookOptions,
-            WebhookSource,
-            parse_listen_url,
-            parse_size,
-        )
-
-        check_bind(parse_listen_url(source).host, args.allow_remote, "--listen", "the webhook receiver")
-
-        auth = None
-        if args.basic_auth is not None:
-            user, sep, password = args.basic_auth.partition(":")
-            if not sep or not user:
-                raise UsageError("bad --basic-auth: expected USER:PASS")
-            auth = (user, password)
-        options = WebhookOptions(source, max_body=parse_size(args.max_body), basic_auth=auth, warn=warn or env.warn)
-        return WebhookSource(options)
-    raise UsageError(f"not a live source: {source!r}")
+    builder = BUILDERS.get(kind)
+    if builder is None:
+        raise UsageError(f"not a live source: {source!r}")
+    return builder(source, args, env, warn or env.warn)
 
 
 def run_live(
