@@ -2,7 +2,7 @@
 
 Run by hand::
 
-    python benchmarks/bench_ws.py [--frames 200000] [--rounds 2]
+    python benchmarks/bench_ws.py [--frames 100000] [--rounds 3]
 
 A loopback ``websockets`` server (a subprocess) sends N small JSON text
 frames (the Span samples) to each client as fast as it can, then closes. The
@@ -12,12 +12,16 @@ way. Clients, each a subprocess, in the same run:
 
 - ``websockets`` sync client, a bare ``recv()`` loop (the baseline);
 - websocket-client ``recv_data()`` loop (for reference);
-- ``presencectl tail ws://… -f json > /dev/null``;
+- ``presencectl tail ws://… -f json -n N > /dev/null``;
 - ``presencectl record ws://… -o FILE``;
 - ``presencectl tail ws://… -f json --record FILE > /dev/null``.
 
 Targets (issue 3): tail ≥ 40,000 frames/s and ≥ 50 % of the baseline; record
 at least as fast as tail; RSS flat over the run (sampled from /proc).
+Issue 16: tail ≥ 1.0× the baseline. Each client's rate is printed as the
+median and the best of the rounds, with the CPU time (user + sys) per frame
+of both sides: the client's whole process (start-up included) and the
+server's, for that connection only.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "fixtures" / "samples" / "span-activity.ndjson"
@@ -43,11 +48,12 @@ served = 0
 async def handler(ws):
     global served
     start = time.perf_counter()
+    cpu = time.process_time()
     send = ws.send
     for i in range(n):
         await send(lines[i % len(lines)])
     await ws.close()
-    print(f"{time.perf_counter() - start:.6f}", flush=True)
+    print(f"{time.perf_counter() - start:.6f} {time.process_time() - cpu:.6f}", flush=True)
     served += 1
     if served >= limit:
         stop.set_result(None)
@@ -123,14 +129,16 @@ def run_client(name: str, argv: list[str], server: subprocess.Popen[str], frames
         # It may never have connected: the server has no time to report.
         raise SystemExit(f"{name}: exit {proc.returncode}: {err.decode(errors='replace').strip()[-300:]}")
     line = server.stdout.readline() if server.stdout else ""
-    seconds = float(line.strip() or "nan")
-    return {"name": name, "seconds": seconds, "rate": frames / seconds, "rss": samples, "cpu": cpu}
+    seconds, server_cpu = (float(x) for x in (line.split() or ["nan", "nan"]))
+    return {
+        "name": name, "seconds": seconds, "rate": frames / seconds, "rss": samples, "cpu": cpu, "server_cpu": server_cpu,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of all clients; the best rate counts")
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of all clients (medians and bests are shown)")
     opts = parser.parse_args()
     frames = opts.frames
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,12 +156,13 @@ def main() -> None:
             plan = [
                 ("websockets recv() loop", [sys.executable, "-c", WEBSOCKETS_CLIENT, url]),
                 ("websocket-client recv_data()", [sys.executable, "-c", WSCLIENT_CLIENT, url]),
-                ("presencectl tail -f json", [*cli, "tail", url, "-f", "json", "--no-reconnect"]),
+                ("presencectl tail -f json", [*cli, "tail", url, "-f", "json", "-n", str(frames), "--no-reconnect"]),
                 # --force: each round writes the same capture file again.
                 ("presencectl record -o FILE", [*cli, "record", url, "-o", capture, "--force", "--no-reconnect"]),
                 ("presencectl tail -f json --record", [*cli, "tail", url, "-f", "json", "--no-reconnect", "--record", capture, "--force"]),
             ]
             best: dict[str, dict] = {}
+            runs: dict[str, list[dict]] = {}
             for round_no in range(opts.rounds):
                 print(f"round {round_no + 1}: {frames} frames per client")
                 for name, argv in plan:
@@ -167,8 +176,10 @@ def main() -> None:
                     )
                     print(
                         f"  {name:36s} {result['rate']:9,.0f} frames/s  {result['seconds']:6.2f} s"
-                        f"  CPU {result['cpu'] / frames * 1e6:5.1f} µs/frame (whole process)  {rss_text}"
+                        f"  CPU {result['cpu'] / frames * 1e6:5.1f} µs/frame (whole process),"
+                        f" server {result['server_cpu'] / frames * 1e6:5.1f}  {rss_text}"
                     )
+                    runs.setdefault(name, []).append(result)
                     least_cpu = min(result["cpu"], best.get(name, result)["cpu"])
                     if name not in best or result["rate"] > best[name]["rate"]:
                         best[name] = result
@@ -182,6 +193,20 @@ def main() -> None:
     print("\nbest of rounds:")
     for name, result in best.items():
         print(f"  {name:36s} {result['rate']:9,.0f} frames/s  {result['rate'] / base:6.1%} of the baseline")
+    med = {name: median(r["rate"] for r in results) for name, results in runs.items()}
+    print(f"\nmedian of {opts.rounds} rounds (rate, ratio to the baseline's median, CPU µs/frame client | server):")
+    for name, results in runs.items():
+        print(
+            f"  {name:36s} {med[name]:9,.0f} frames/s  {med[name] / med['websockets recv() loop']:5.2f}×"
+            f"  {median(r['cpu'] for r in results) / frames * 1e6:5.1f} | "
+            f"{median(r['server_cpu'] for r in results) / frames * 1e6:5.1f}"
+        )
+    bases = runs["websockets recv() loop"]
+    ratios = [t["rate"] / b["rate"] for t, b in zip(runs["presencectl tail -f json"], bases, strict=True)]
+    print(
+        f"\ntail -f json / bare loop, round by round: {', '.join(f'{r:.2f}×' for r in ratios)}"
+        f" (median {median(ratios):.2f}×, target ≥ 1.0×)"
+    )
     cpu_ratio = best["websockets recv() loop"]["cpu"] / best["presencectl tail -f json"]["cpu"]
     print(f"\nCPU per frame, bare loop / tail -f json (whole processes, start-up included): {cpu_ratio:.2f}×")
     print(

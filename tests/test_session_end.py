@@ -117,7 +117,7 @@ def test_a_clean_close_without_a_finished_reason_follows_reconnect():
 
 
 def test_websocket_close_reasons_that_say_finished():
-    from presencectl.transports.ws_client import says_finished
+    from presencectl.core.protocols.websocket import says_finished
 
     assert says_finished(1000, "replay finished") and says_finished(1000, "Stream complete")
     assert not says_finished(1000, "") and not says_finished(1000, "bye") and not says_finished(1001, "finished")

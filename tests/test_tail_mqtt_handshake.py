@@ -10,8 +10,8 @@ import signal
 
 import pytest
 
-from presencectl.transports.base import ConnectionLost
 from presencectl.cli.sources import mqtt_source_from_args
+from presencectl.transports.base import ConnectionLost
 from tests.conftest import assert_no_traceback, run_cli, wait_until
 from tests.mqtt_support import Brokers
 from tests.test_replay_to_mqtt_errors import Peer

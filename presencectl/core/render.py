@@ -216,13 +216,18 @@ def _pick_time(source: str) -> Callable[[Event], datetime | float | None]:
 def _iso_received(t: float | None) -> str | None:
     """``datetime.fromtimestamp(t, UTC).isoformat()``, text for text.
 
-    Every live event has its own receive time, so this runs once per frame of
-    a busy stream: the date and time of day are formatted once per second
+    Every live event has a receive time, so this runs once per frame of a busy
+    stream: the last time's text is kept (the frames of one WebSocket read
+    share theirs), the date and time of day are formatted once per second
     (cached), the microseconds are split off the way ``fromtimestamp`` does
     (round half to even).
     """
+    global _last_received
     if t is None:
         return None
+    last = _last_received
+    if t == last[0]:
+        return last[1]
     frac, whole = _modf(t)
     micro = round(frac * 1e6)
     if micro >= 1_000_000:
@@ -236,9 +241,13 @@ def _iso_received(t: float | None) -> str | None:
         if len(_SECONDS) > 4096:
             _SECONDS.clear()
         second = _SECONDS[whole] = datetime.fromtimestamp(whole, UTC).isoformat()[:19]
-    return f"{second}.{micro:06d}+00:00" if micro else f"{second}+00:00"
+    text = f"{second}.{micro:06d}+00:00" if micro else f"{second}+00:00"
+    _last_received = (t, text)
+    return text
 
 
+#: The last receive time _iso_received formatted, and its text.
+_last_received: tuple[float | None, str | None] = (None, None)
 #: whole epoch second → its ``YYYY-MM-DDTHH:MM:SS`` in UTC, for _iso_received.
 _SECONDS: dict[float, str] = {}
 
@@ -298,6 +307,8 @@ def _event_json(event: Event, option: int) -> bytes:
     text = event.text
     if type(text) is bytes and event.dialect is not None and text[:1] == b"{" and text[-1:] == b"}" and b"\n" not in text:
         payload = text
+    elif type(text) is str and event.dialect is not None and text[:1] == "{" and text[-1:] == "}" and "\n" not in text and "\r" not in text:
+        payload = text.encode("utf-8", "backslashreplace")  # what payload_bytes gives, without the checks it needs
     else:
         payload = payload_bytes(event)
     fields = {

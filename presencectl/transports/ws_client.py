@@ -2,13 +2,16 @@
 
 websocket-client opens the connection (TCP, HTTP proxy from ``http_proxy`` /
 ``https_proxy`` / ``no_proxy``, TLS, the upgrade with headers and
-subprotocols) and frames what we send (masking). Incoming frames are read by
-:class:`FrameParser`, a sans-I/O parser fed from large ``recv()`` calls:
-websocket-client's own reader makes two or three system calls per frame and
-validates UTF-8 in pure Python, which caps a busy stream at a fraction of what
-the rest of the pipeline can take. Text frames are decoded here with the C
-codec; a text frame that is not valid UTF-8 is handed on as bytes, so it is
-recorded byte for byte and shown as unparsed instead of killing the connection.
+subprotocols). After that the socket is ours: what arrives is read in large
+``recv()`` calls and parsed by the sans-I/O
+:class:`~presencectl.core.protocols.websocket.FrameParser`, every text
+message of a read in one pass (websocket-client's own reader makes two or
+three system calls per frame and validates UTF-8 in pure Python); what we send
+is framed and masked by :func:`~presencectl.core.protocols.websocket.build_frame`.
+Text is decoded with the C codec; a text frame that is not valid UTF-8 is
+handed on as bytes, so it is recorded byte for byte and shown as unparsed
+instead of killing the connection. Every message of one read carries that
+read's time as its receive time.
 
 Example::
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import base64
 import errno
-import re
+import os
 import socket
 import ssl
 import time
@@ -30,249 +33,27 @@ from urllib.parse import urlunsplit
 
 from presencectl.core.capture import redact_url
 from presencectl.core.events import Frame
+from presencectl.core.protocols.websocket import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameParser,
+    ProtocolError,
+    build_frame,
+    describe_close,
+    parse_close,
+    says_finished,
+)
 from presencectl.errors import UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost
 from presencectl.transports.urls import split_url
 
-__all__ = [
-    "WsOptions",
-    "WsSource",
-    "FrameParser",
-    "ProtocolError",
-    "parse_header",
-    "parse_ws_url",
-    "make_ssl_context",
-    "OP_TEXT",
-    "OP_BINARY",
-    "OP_CLOSE",
-    "OP_PING",
-    "OP_PONG",
-]
+__all__ = ["WsOptions", "WsSource", "parse_header", "parse_ws_url", "make_ssl_context"]
 
-OP_CONT = 0x0
-OP_TEXT = 0x1
-OP_BINARY = 0x2
-OP_CLOSE = 0x8
-OP_PING = 0x9
-OP_PONG = 0xA
-
-#: A message larger than this ends the connection (a guard against a server
-#: that streams one endless frame into our memory).
-MAX_MESSAGE = 64 * 1024 * 1024
 _RECV_SIZE = 1 << 16
 _wall = time.time
-
-_CLOSE_NAMES = {
-    1000: "normal closure",
-    1001: "going away",
-    1002: "protocol error",
-    1003: "unsupported data",
-    1005: "no status",
-    1006: "abnormal closure",
-    1007: "invalid payload",
-    1008: "policy violation",
-    1009: "message too big",
-    1010: "extension required",
-    1011: "internal error",
-    1012: "service restart",
-    1013: "try again later",
-    1014: "bad gateway",
-}
-
-
-class ProtocolError(Exception):
-    """The server broke the WebSocket framing rules (RFC 6455 §5)."""
-
-
-class FrameParser:
-    """Server-to-client WebSocket messages from a byte stream (sans-I/O).
-
-    Call :meth:`feed` with whatever the socket returned, then :meth:`next`
-    until it returns None. Fragmented messages are reassembled; control frames
-    (close, ping, pong) may arrive between fragments and are returned as they
-    come.
-
-    >>> p = FrameParser()
-    >>> p.feed(b"\\x81\\x02hi\\x89\\x00")
-    >>> p.next(), p.next(), p.next()
-    ((1, b'hi'), (9, b''), None)
-    """
-
-    __slots__ = ("_buf", "_pos", "_frag_op", "_frags", "_frag_size", "max_size")
-
-    def __init__(self, max_size: int = MAX_MESSAGE) -> None:
-        self._buf = b""
-        self._pos = 0
-        self._frag_op: int | None = None
-        self._frags: list[bytes] = []
-        self._frag_size = 0
-        self.max_size = max_size
-
-    def feed(self, data: bytes) -> None:
-        """Append received bytes."""
-        if self._pos < len(self._buf):
-            self._buf = self._buf[self._pos :] + data
-        else:
-            self._buf = data
-        self._pos = 0
-
-    def ready(self) -> bool:
-        """True when :meth:`next` will return a text or binary message from the
-        bytes already fed (conservative: False when unsure)."""
-        buf = self._buf
-        pos = self._pos
-        if len(buf) - pos < 4 or self._frag_op is not None:
-            return False
-        b1 = buf[pos]
-        if b1 != 0x81 and b1 != 0x82:
-            return False
-        length = buf[pos + 1]
-        if length > 126:
-            return False
-        start = pos + 2
-        if length == 126:
-            length = buf[start] << 8 | buf[start + 1]
-            start += 2
-        return start + length <= len(buf)
-
-    def buffered(self) -> int:
-        """Bytes received but not yet returned as messages."""
-        return len(self._buf) - self._pos + self._frag_size
-
-    def next(self) -> tuple[int, bytes] | None:
-        """The next complete ``(opcode, payload)``, or None until more bytes are fed.
-
-        Raises:
-            ProtocolError: reserved bits, an unknown opcode, a fragmented or
-                oversized control frame, a stray continuation, or a message
-                over ``max_size``.
-        """
-        buf = self._buf
-        end_of_data = len(buf)
-        pos = self._pos
-        # Fast path: a whole unfragmented, unmasked text/binary frame under 126
-        # bytes (most event streams are nothing else).
-        if end_of_data - pos >= 4 and self._frag_op is None:
-            b1 = buf[pos]
-            if b1 == 0x81 or b1 == 0x82:
-                length = buf[pos + 1]  # < 128: not masked
-                if length <= 126:
-                    start = pos + 2
-                    if length == 126:
-                        length = buf[start] << 8 | buf[start + 1]
-                        start += 2
-                    end = start + length
-                    if end <= end_of_data and length <= self.max_size:
-                        self._pos = end
-                        return b1 & 0x0F, buf[start:end]
-        while True:
-            pos = self._pos
-            if end_of_data - pos < 2:
-                return None
-            b1 = buf[pos]
-            b2 = buf[pos + 1]
-            length = b2 & 0x7F
-            start = pos + 2
-            if length == 126:
-                if end_of_data - pos < 4:
-                    return None
-                length = int.from_bytes(buf[start : start + 2], "big")
-                start += 2
-            elif length == 127:
-                if end_of_data - pos < 10:
-                    return None
-                length = int.from_bytes(buf[start : start + 8], "big")
-                start += 8
-            masked = b2 & 0x80
-            if masked:
-                start += 4
-            if length > self.max_size or self._frag_size + length > self.max_size:
-                raise ProtocolError(f"message larger than {self.max_size} bytes")
-            end = start + length
-            if end > end_of_data:
-                return None
-            payload = buf[start:end]
-            if masked:  # servers must not mask, but reading it costs nothing
-                payload = _unmask(buf[start - 4 : start], payload)
-            self._pos = end
-            if b1 & 0x70:
-                raise ProtocolError("reserved bits set (no extension was negotiated)")
-            opcode = b1 & 0x0F
-            fin = b1 & 0x80
-            if opcode in (OP_TEXT, OP_BINARY):
-                if self._frag_op is not None:
-                    raise ProtocolError("new message before the fragmented one ended")
-                if fin:
-                    return opcode, payload
-                self._frag_op = opcode
-                self._frags = [payload]
-                self._frag_size = length
-                continue
-            if opcode == OP_CONT:
-                if self._frag_op is None:
-                    raise ProtocolError("continuation frame outside a fragmented message")
-                self._frags.append(payload)
-                self._frag_size += length
-                if fin:
-                    op, data = self._frag_op, b"".join(self._frags)
-                    self._frag_op, self._frags, self._frag_size = None, [], 0
-                    return op, data
-                continue
-            if opcode in (OP_CLOSE, OP_PING, OP_PONG):
-                if not fin or length > 125:
-                    raise ProtocolError("fragmented or oversized control frame")
-                return opcode, payload
-            raise ProtocolError(f"unknown opcode {opcode:#x}")
-
-
-def _unmask(key: bytes, payload: bytes) -> bytes:
-    if not payload:
-        return payload
-    repeated = (key * (len(payload) // 4 + 1))[: len(payload)]
-    value = int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")
-    return value.to_bytes(len(payload), "big")
-
-
-def parse_close(payload: bytes) -> tuple[int, str]:
-    """A close frame's status code and reason (1005 when it has none).
-
-    >>> parse_close(b"\\x03\\xe9bye")
-    (1001, 'bye')
-    """
-    if len(payload) < 2:
-        return 1005, ""
-    code = int.from_bytes(payload[:2], "big")
-    return code, payload[2:].decode("utf-8", "replace")
-
-
-def describe_close(code: int, reason: str) -> str:
-    """``closed by the server (1001 going away: bye)``."""
-    name = _CLOSE_NAMES.get(code, "")
-    text = f"{code} {name}".strip()
-    if reason:
-        text += f": {reason}"
-    return f"closed by the server ({text})"
-
-
-#: Words in a 1000 close's reason that say the stream is over for good. Kept
-#: narrow: "session ended" or "end of session" (a token that expired, a vendor
-#: cycling connections) is a reason to reconnect, not to stop.
-_FINISHED = re.compile(r"\b(finished|done|completed?|end of (stream|replay|capture)|eof)\b", re.IGNORECASE)
-
-
-def says_finished(code: int, reason: str) -> bool:
-    """A normal closure (1000) whose reason says the server is done with us.
-
-    ``replay --serve`` closes with ``1000 replay finished``: reconnecting
-    would only play the capture again. Other clean closes (no reason,
-    "bye", 1001 going away) are a loss like any other.
-
-    >>> says_finished(1000, "replay finished"), says_finished(1000, ""), says_finished(1001, "done")
-    (True, False, False)
-    >>> says_finished(1000, "end of session")
-    False
-    """
-    return code == 1000 and _FINISHED.search(reason) is not None
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -418,6 +199,8 @@ class WsSource:
         self._ws = None  # websocket.WebSocket while connected
         self._sock: socket.socket | None = None
         self._parser = FrameParser()
+        self._ready: list[Frame] = []  # parsed, not yet returned; the next one last
+        self._rx_time = 0.0  # when the last read returned (wall clock)
         self._timeout: float | None | bool = False  # the socket's current timeout
         self._last_rx = 0.0
         self._ping_sent: float | None = None
@@ -468,16 +251,18 @@ class WsSource:
         self._ws = ws
         self._sock = ws.sock
         self._parser = FrameParser()
+        self._ready = []
         self._timeout = False
+        self._rx_time = _wall()
         self._last_rx = time.monotonic()
         self._ping_sent = None
         try:
             for message in opts.sends:
                 if isinstance(message, bytes):
-                    ws.send_bytes(message)
+                    self._write(OP_BINARY, message)
                 else:
-                    ws.send_text(message)
-        except (OSError, websocket.WebSocketException) as exc:
+                    self._write(OP_TEXT, message.encode("utf-8", "surrogatepass"))
+        except OSError as exc:
             self.close()
             raise CannotConnect(self.endpoint, f"connected, but sending failed: {_os_cause(exc)}") from None
         detail = f"HTTP {ws.status}"
@@ -489,46 +274,45 @@ class WsSource:
 
     def receive(self, timeout: float | None) -> Frame | None:
         """The next text or binary message; see :meth:`Source.receive`."""
-        # The hot path, once per frame of a busy stream: a whole text message
-        # is already buffered.
-        try:
-            message = self._parser.next()
-        except ProtocolError as exc:
-            self._fail(1002)
-            raise ConnectionLost(self.endpoint, f"protocol error: {exc}") from None
-        if message is not None and message[0] == OP_TEXT:
-            payload = message[1]
-            try:
-                return Frame(payload.decode("utf-8"), _wall())
-            except UnicodeDecodeError:
-                return Frame(payload, _wall())  # kept byte-exact, shown as unparsed
-        return self._receive(message, timeout)
+        # The hot path, once per frame of a busy stream: the messages of the
+        # last read are already parsed and decoded, in reverse order.
+        ready = self._ready
+        if ready:
+            return ready.pop()
+        return self._receive(timeout)
 
-    def _receive(self, message: tuple[int, bytes] | None, timeout: float | None) -> Frame | None:
+    def _receive(self, timeout: float | None) -> Frame | None:
         parser = self._parser
         deadline = None if timeout is None else time.monotonic() + timeout
         read = False
         while True:
+            try:
+                texts = parser.texts()
+                message = None if texts else parser.next()
+            except ProtocolError as exc:
+                self._fail(1002)
+                raise ConnectionLost(self.endpoint, f"protocol error: {exc}") from None
+            if texts:
+                t = self._rx_time
+                try:
+                    ready = [Frame(payload.decode("utf-8"), t) for payload in texts]
+                except UnicodeDecodeError:
+                    ready = [_text_frame(payload, t) for payload in texts]
+                ready.reverse()
+                self._ready = ready
+                return ready.pop()
             if message is not None:
                 opcode, payload = message
                 if opcode == OP_TEXT:
-                    try:
-                        return Frame(payload.decode("utf-8"), _wall())
-                    except UnicodeDecodeError:
-                        return Frame(payload, _wall())
+                    return _text_frame(payload, self._rx_time)
                 if opcode == OP_BINARY:
-                    return Frame(payload, _wall())
+                    return Frame(payload, self._rx_time)
                 self._control(opcode, payload)
             else:
                 if read and deadline is not None and time.monotonic() >= deadline:
                     return None  # a message cut in two stays in the parser for the next call
                 self._read(deadline)
                 read = True
-            try:
-                message = parser.next()
-            except ProtocolError as exc:
-                self._fail(1002)
-                raise ConnectionLost(self.endpoint, f"protocol error: {exc}") from None
 
     def _read(self, deadline: float | None) -> None:
         """Read once from the socket into the parser, doing ping chores on the way."""
@@ -557,6 +341,7 @@ class WsSource:
         if not data:
             self._drop()
             raise ConnectionLost(self.endpoint, "the server closed the connection without a close frame")
+        self._rx_time = _wall()
         self._last_rx = time.monotonic()
         self._ping_sent = None
         self._parser.feed(data)
@@ -589,14 +374,17 @@ class WsSource:
         # OP_PONG: receiving it already counted as a sign of life.
 
     def _send(self, opcode: int, payload: bytes) -> None:
-        ws = self._ws
-        if ws is None:
-            return
         try:
-            ws.send(payload, opcode)
-        except Exception as exc:  # noqa: BLE001 - websocket-client raises its own or OSError
+            self._write(opcode, payload)
+        except OSError as exc:
             self._drop()
             raise ConnectionLost(self.endpoint, f"sending failed: {_os_cause(exc)}") from None
+
+    def _write(self, opcode: int, payload: bytes) -> None:
+        """Send one masked frame (a client masks every frame, RFC 6455 §5.3)."""
+        sock = self._sock
+        if sock is not None:
+            sock.sendall(build_frame(opcode, payload, os.urandom(4)))
 
     def _fail(self, code: int) -> None:
         """Send a close frame (best effort) and drop the socket."""
@@ -605,8 +393,8 @@ class WsSource:
             try:
                 if self._sock is not None:
                     self._sock.settimeout(1.0)
-                ws.send(code.to_bytes(2, "big"), OP_CLOSE)
-            except Exception:  # noqa: BLE001 - the connection is going away anyway
+                self._write(OP_CLOSE, code.to_bytes(2, "big"))
+            except OSError:  # the connection is going away anyway
                 pass
         self._drop()
 
@@ -622,10 +410,17 @@ class WsSource:
 
     def pending(self) -> bool:
         """True when a whole message is already buffered; see :meth:`Source.pending`."""
-        return self._parser.ready()
+        return bool(self._ready) or self._parser.ready()
 
     def done(self, frame: Frame, problem: str | None) -> None:
         """Nothing to acknowledge on a WebSocket."""
+
+
+def _text_frame(payload: bytes, t: float) -> Frame:
+    try:
+        return Frame(payload.decode("utf-8"), t)
+    except UnicodeDecodeError:
+        return Frame(payload, t)  # kept byte-exact, shown as unparsed
 
 
 def _os_cause(exc: BaseException) -> str:
