@@ -140,12 +140,55 @@ class Pipeline:
             for record in payload_frames(payloads):
                 frame(record)
             return
+        output = self.output
+        if self.on_event is None and self.limit is None and self.render is not None and output is not None:
+            if not output.live:
+                self._rendered(payloads, self.render, output)
+                return
         counts = self.counts
         show = self._show
         decode = self.decoder.decode
         for payload in payloads:
             counts.frames += 1
             show(decode(payload))
+
+    def _rendered(self, payloads: Iterable[bytes], render: Callable[[Event], bytes], output: Output) -> None:
+        """:meth:`payloads` when every shown event is only rendered to a buffered output.
+
+        The steps of :meth:`_show`, in one loop with local counters; rendered
+        lines go to ``output`` a few hundred at a time (and whatever is
+        rendered when an exception ends the loop, too).
+        """
+        decode = self.decoder.decode
+        filt = self.filter
+        parts: list[bytes] = []
+        append = parts.append
+        frames = events = shown = unparsed = 0
+        try:
+            for payload in payloads:
+                frames += 1
+                for event in decode(payload):
+                    events += 1
+                    if event.dialect is None:
+                        unparsed += 1
+                    if filt is not None:
+                        if not filt(event):
+                            continue
+                    elif event.keepalive:
+                        continue
+                    shown += 1
+                    append(render(event))
+                if len(parts) >= 256:
+                    output.write(b"".join(parts))
+                    parts.clear()
+        finally:
+            counts = self.counts
+            counts.frames += frames
+            counts.events += events
+            counts.shown += shown
+            counts.unparsed += unparsed
+            if parts:
+                output.write(b"".join(parts))
 
     def records(self, records: Iterable[Frame | Marker]) -> None:
         """Capture records (frames and markers), in order."""
