@@ -262,7 +262,7 @@ class CaptureReader:
                     yield carry
                 return
             data = carry + block
-            cut = max(data.rfind(b"\n{"), data.rfind(b"\n["))
+            cut = _last_document_start(data)
             if cut < 0:
                 cut = data.rfind(b"\n")
             if cut < 0:
@@ -282,6 +282,24 @@ class CaptureReader:
         """Close the file (never stdin)."""
         if self.path != "-":
             self.stream.close()
+
+
+def _last_document_start(data: bytes) -> int:
+    """The last newline followed by ``{`` or ``[`` in ``data``; -1 if none.
+
+    ``max(data.rfind(b"\\n{"), data.rfind(b"\\n["))``, without scanning a whole
+    block backwards for a ``[`` that NDJSON lines never start with: step back
+    from newline to newline (a few steps for NDJSON), and fall back to the
+    full search after a few dozen lines that start otherwise.
+    """
+    cut = data.rfind(b"\n")
+    for _ in range(64):
+        if cut < 0:
+            return -1
+        if data[cut + 1 : cut + 2] in (b"{", b"["):
+            return cut
+        cut = data.rfind(b"\n", 0, cut)
+    return max(data.rfind(b"\n{", 0, cut + 2), data.rfind(b"\n[", 0, cut + 2))
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
