@@ -23,7 +23,9 @@ from presencectl.transports.files import (
     DEFAULT_MAX_LINE,
     CaptureReader,
     CaptureWriter,
+    FileSpan,
     payload_frames,
+    read_span,
 )
 
 if TYPE_CHECKING:
@@ -390,7 +392,8 @@ def run_blocks(
     from collections import deque
 
     global _JOB
-    _JOB = (work, reader.is_capture, reader.name)  # forked workers inherit it
+    # Forked workers inherit it; they read an uncompressed file's blocks themselves (FileSpan).
+    _JOB = (work, reader.is_capture, reader.name, reader.stream.fileno() if reader.path != "-" else None)
     _reuse_large_buffers()
     # A worker is replaced after WORKER_BLOCKS blocks: whatever it accumulates
     # (allocator fragmentation, caches of rich for -v) cannot grow with the file.
@@ -406,7 +409,7 @@ def run_blocks(
                 env.warn(message)
             collect(result)
 
-        for block in reader.chunks():
+        for block in reader.chunks(spans=True):
             pending.append(pool.apply_async(_run_block, (block,)))
             if len(pending) >= 2 * workers:
                 take()
@@ -448,10 +451,12 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_block(block: bytes) -> tuple:
+def _run_block(block: bytes | FileSpan) -> tuple:
     assert _JOB is not None
-    work, is_capture, name = _JOB
+    work, is_capture, name, fd = _JOB
     warnings: list[str] = []
+    if type(block) is FileSpan:
+        block = read_span(fd, block)
     lines = [block] if type(block) is OverlongLine else block.splitlines(keepends=True)
     result = work(_BlockReader(is_capture, name, warnings.append), lines)
     return result, warnings
