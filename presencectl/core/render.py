@@ -356,7 +356,10 @@ def _event_json(event: Event, option: int) -> bytes:
     except TypeError:  # lone surrogates, integers beyond 64 bits: the exact, slower path
         del fields["payload"]
         line = dumps_json(fields)[:-1] + b',"payload":' + payload + (b"}\n" if option else b"}")
-    # C1 controls, bidi overrides and U+2028/9 become \u escapes, payload included.
+    # C1 controls, bidi overrides and U+2028/9 become \u escapes, payload included
+    # (json_safe's first test inlined: most lines are ASCII).
+    if line.isascii() and b"\x7f" not in line:
+        return line
     return json_safe(line)
 
 
