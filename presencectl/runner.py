@@ -181,8 +181,9 @@ class Pipeline:
                     shown += 1
                     append(render(event))
                 if len(parts) >= 256:
-                    output.write(b"".join(parts))
-                    parts.clear()
+                    data = b"".join(parts)
+                    parts.clear()  # (written once, even if the write fails)
+                    output.write(data)
         finally:
             counts = self.counts
             counts.frames += frames
@@ -190,7 +191,9 @@ class Pipeline:
             counts.shown += shown
             counts.unparsed += unparsed
             if parts:
-                output.write(b"".join(parts))
+                data = b"".join(parts)
+                parts.clear()
+                output.write(data)
 
     def records(self, records: Iterable[Frame | Marker]) -> None:
         """Capture records (frames and markers), in order."""
