@@ -64,7 +64,9 @@ def escape(text: str) -> str:
     >>> escape("\\x1b]0;owned\\x07 ok")
     '\\\\x1b]0;owned\\\\x07 ok'
     """
-    if _UNSAFE.search(text) is None:
+    # Everything escaped is a control or format character, never printable:
+    # isprintable() clears most text without the slower regex search.
+    if text.isprintable() or _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_visible, text)
 
