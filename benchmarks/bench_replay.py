@@ -117,7 +117,7 @@ def accuracy(capture: Path, frames: int) -> None:
     from presencectl.core.decode import Decoder
     from presencectl.core.replay import Player, ReplayOptions, TimingStats
     from presencectl.core.times import TimeParser
-    from presencectl.replay import RealClock, Replay, ReplaySource
+    from presencectl.engine.replay import RealClock, Replay, ReplaySource
 
     errors: list[float] = []
 
