@@ -107,7 +107,7 @@ class Decoder:
         events = decoder.decode('{"event": "clientConnected", "deviceId": "d1", "collectionId": "c"}')
     """
 
-    __slots__ = ("times", "forced", "_order", "_generic", "_sniffers", "_unwrappers")
+    __slots__ = ("times", "forced", "_order", "_generic", "_sniffers", "_unwrappers", "_shapes")
 
     def __init__(self, times: TimeParser | None = None, dialect: Dialect | None = None) -> None:
         self.times = times or TimeParser()
@@ -118,6 +118,10 @@ class Decoder:
         self._sniffers = tuple((d.sniff, d) for d in self._order)
         # Framings dialects declare (Navixy's Atmosphere), tried on text that is not JSON.
         self._unwrappers = dialects.unwrappers()
+        # Set of keys (as a tuple, in payload order) → the (sniff, dialect)
+        # pairs that may accept an object with those keys and no topic: a
+        # stream repeats a few shapes, so most lines ask one or two sniffs.
+        self._shapes: dict[tuple[str, ...], tuple] = {}
 
     def decode(
         self, data: str | bytes, topic: str | None = None, received: float | None = None
@@ -134,7 +138,14 @@ class Decoder:
             # _normalize inlined: this is the per-line hot path of `cat`.
             dialect = self.forced
             if dialect is None:
-                for sniff, dialect in self._sniffers:  # noqa: B007
+                if topic is None:
+                    shape = tuple(obj)
+                    sniffers = self._shapes.get(shape)
+                    if sniffers is None:
+                        sniffers = self._shape(shape)
+                else:
+                    sniffers = self._sniffers
+                for sniff, dialect in sniffers:  # noqa: B007
                     if sniff(obj, topic):
                         break
             try:
@@ -151,6 +162,21 @@ class Decoder:
                 event.received = received
             return [event]
         return self._value(obj, data, topic, received)
+
+    def _shape(self, shape: tuple[str, ...]) -> tuple:
+        """The sniffers that may accept an object with these keys and no topic (cached)."""
+        keys = set(shape)
+        found = tuple(
+            (sniff, dialect)
+            for sniff, dialect in self._sniffers
+            if dialect.sniff_keys is None or not keys.isdisjoint(dialect.sniff_keys)
+        )
+        if not found or found[-1][1] is not self._generic:
+            found = self._sniffers  # (a registry without generic last: ask everyone)
+        if len(self._shapes) >= 1024:  # hostile input: a new set of keys on every line
+            self._shapes.clear()
+        self._shapes[shape] = found
+        return found
 
     def decode_frame(self, frame: Frame) -> list[Event]:
         """The events of one Frame; a retained MQTT message says so in each summary.

@@ -64,7 +64,9 @@ def escape(text: str) -> str:
     >>> escape("\\x1b]0;owned\\x07 ok")
     '\\\\x1b]0;owned\\\\x07 ok'
     """
-    if _UNSAFE.search(text) is None:
+    # Everything escaped is a control or format character, never printable:
+    # isprintable() clears most text without the slower regex search.
+    if text.isprintable() or _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_visible, text)
 
@@ -84,9 +86,43 @@ def json_safe(data: bytes) -> bytes:
     >>> json_safe('{"a":"\\u202e\\x9b"}'.encode())
     b'{"a":"\\\\u202e\\\\u009b"}'
     """
-    if data.isascii() and b"\x7f" not in data:
+    if data.isascii():
+        if b"\x7f" not in data:
+            return data
+    elif b"\x7f" not in data and not _maybe_unsafe(data):
         return data
     return _UNSAFE_UTF8.sub(_json_escape, data)
+
+
+#: The second and third bytes after \xe2 of the characters json_safe escapes.
+_E2_UNSAFE = frozenset(
+    bytes((0x80, c)) for c in (0x8E, 0x8F, *range(0xA8, 0xAF))
+) | frozenset(bytes((0x81, c)) for c in range(0xA6, 0xAA))
+
+
+def _maybe_unsafe(data: bytes) -> bool:
+    """Whether non-ASCII ``data`` may hold a character json_safe escapes (no \x7f in it).
+
+    A regular expression tries every byte of the line; ``find`` jumps from
+    one lead byte to the next (text of other scripts, or the "…" of a cut
+    summary, is then checked in a few steps). Many candidates: True, and the
+    regular expression decides.
+    """
+    for lead in (b"\xc2", b"\xe2"):
+        i = data.find(lead)
+        tries = 0
+        while i >= 0:
+            tries += 1
+            if tries > 8:
+                return True
+            follow = data[i + 1 : i + 3]
+            if lead == b"\xc2":
+                if follow[:1] and 0x80 <= follow[0] <= 0x9F:
+                    return True
+            elif follow in _E2_UNSAFE:
+                return True
+            i = data.find(lead, i + 1)
+    return False
 
 
 def dumps_json(value: Any, indent: bool = False) -> bytes:
@@ -333,7 +369,10 @@ def _event_json(event: Event, option: int) -> bytes:
     except TypeError:  # lone surrogates, integers beyond 64 bits: the exact, slower path
         del fields["payload"]
         line = dumps_json(fields)[:-1] + b',"payload":' + payload + (b"}\n" if option else b"}")
-    # C1 controls, bidi overrides and U+2028/9 become \u escapes, payload included.
+    # C1 controls, bidi overrides and U+2028/9 become \u escapes, payload included
+    # (json_safe's first test inlined: most lines are ASCII).
+    if line.isascii() and b"\x7f" not in line:
+        return line
     return json_safe(line)
 
 

@@ -22,7 +22,9 @@ from presencectl.transports.files import (
     DEFAULT_MAX_LINE,
     CaptureReader,
     CaptureWriter,
+    FileSpan,
     payload_frames,
+    read_span,
 )
 from presencectl.ui.console import Environment, Output
 
@@ -140,12 +142,58 @@ class Pipeline:
             for record in payload_frames(payloads):
                 frame(record)
             return
+        output = self.output
+        if self.on_event is None and self.limit is None and self.render is not None and output is not None:
+            if not output.live:
+                self._rendered(payloads, self.render, output)
+                return
         counts = self.counts
         show = self._show
         decode = self.decoder.decode
         for payload in payloads:
             counts.frames += 1
             show(decode(payload))
+
+    def _rendered(self, payloads: Iterable[bytes], render: Callable[[Event], bytes], output: Output) -> None:
+        """:meth:`payloads` when every shown event is only rendered to a buffered output.
+
+        The steps of :meth:`_show`, in one loop with local counters; rendered
+        lines go to ``output`` a few hundred at a time (and whatever is
+        rendered when an exception ends the loop, too).
+        """
+        decode = self.decoder.decode
+        filt = self.filter
+        parts: list[bytes] = []
+        append = parts.append
+        frames = events = shown = unparsed = 0
+        try:
+            for payload in payloads:
+                frames += 1
+                for event in decode(payload):
+                    events += 1
+                    if event.dialect is None:
+                        unparsed += 1
+                    if filt is not None:
+                        if not filt(event):
+                            continue
+                    elif event.keepalive:
+                        continue
+                    shown += 1
+                    append(render(event))
+                if len(parts) >= 256:
+                    data = b"".join(parts)
+                    parts.clear()  # (written once, even if the write fails)
+                    output.write(data)
+        finally:
+            counts = self.counts
+            counts.frames += frames
+            counts.events += events
+            counts.shown += shown
+            counts.unparsed += unparsed
+            if parts:
+                data = b"".join(parts)
+                parts.clear()
+                output.write(data)
 
     def records(self, records: Iterable[Frame | Marker]) -> None:
         """Capture records (frames and markers), in order."""
@@ -347,7 +395,8 @@ def run_blocks(
     from collections import deque
 
     global _JOB
-    _JOB = (work, reader.is_capture, reader.name)  # forked workers inherit it
+    # Forked workers inherit it; they read an uncompressed file's blocks themselves (FileSpan).
+    _JOB = (work, reader.is_capture, reader.name, reader.stream.fileno() if reader.path != "-" else None)
     _reuse_large_buffers()
     # A worker is replaced after WORKER_BLOCKS blocks: whatever it accumulates
     # (allocator fragmentation, caches of rich for -v) cannot grow with the file.
@@ -363,7 +412,7 @@ def run_blocks(
                 env.warn(message)
             collect(result)
 
-        for block in reader.chunks():
+        for block in reader.chunks(spans=True):
             pending.append(pool.apply_async(_run_block, (block,)))
             if len(pending) >= 2 * workers:
                 take()
@@ -405,10 +454,12 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_block(block: bytes) -> tuple:
+def _run_block(block: bytes | FileSpan) -> tuple:
     assert _JOB is not None
-    work, is_capture, name = _JOB
+    work, is_capture, name, fd = _JOB
     warnings: list[str] = []
+    if type(block) is FileSpan:
+        block = read_span(fd, block)
     lines = [block] if type(block) is OverlongLine else block.splitlines(keepends=True)
     result = work(_BlockReader(is_capture, name, warnings.append), lines)
     return result, warnings

@@ -8,11 +8,12 @@ so gzipped stdin works too) is read and written transparently.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, NamedTuple
 
 from presencectl.core.capture import (
     Header,
@@ -29,7 +30,7 @@ from presencectl.errors import CaptureFormatError, InputNotFound, PresenceError,
 
 __all__ = [
     "open_input", "iter_lines", "bounded_lines", "payload_frames", "CaptureReader", "CaptureWriter", "OutputFile",
-    "check_output", "DEFAULT_MAX_LINE",
+    "check_output", "DEFAULT_MAX_LINE", "FileSpan", "read_span",
 ]
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -227,17 +228,27 @@ class CaptureReader:
                 "the recording was interrupted; skipped it"
             )
 
-    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+    def chunks(self, size: int = 1 << 20, spans: bool = False) -> Iterator[bytes | FileSpan]:
         """The rest of the file as blocks of whole lines, for parallel decoding.
 
         Blocks are cut just before a line that starts a JSON document, so a
         pretty-printed document is never split (see ``core.framing.ndjson_payloads``).
+        With ``spans``, a block of an uncompressed regular file is yielded as
+        the :class:`FileSpan` it came from (a worker process reads it itself
+        with :func:`read_span`, instead of receiving a copy through a pipe).
         """
         carry = self._first or b""
         self._first = None
         stream = self.stream
         limit = self.max_line
         head, skipped = b"", 0  # skipped > 0: inside an over-long line, this much of it seen
+        # File offsets: of the next block read, and of carry (None: unknown, yield bytes).
+        pos: int | None = None
+        if spans and self.path != "-" and type(stream) is io.BufferedReader:
+            pos = stream.tell()
+        cstart: int | None = None
+        if pos is not None and carry and os.pread(stream.fileno(), len(carry), pos - len(carry)) == carry:
+            cstart = pos - len(carry)  # (not so when a byte order mark was taken off the first line)
         while True:
             try:
                 block = stream.read(size)
@@ -246,6 +257,9 @@ class CaptureReader:
                 block = b""
             except OSError as exc:
                 raise PresenceError(f"{self.name}: read error: {exc.strerror or exc}") from None
+            bstart = pos
+            if pos is not None:
+                pos += len(block)
             if skipped:
                 end = block.find(b"\n")
                 if block and end < 0:
@@ -255,24 +269,28 @@ class CaptureReader:
                 yield OverlongLine(head, skipped, limit)  # a block of its own
                 head, skipped = b"", 0
                 block = block[end + 1 :]
+                if bstart is not None:
+                    bstart += end + 1
                 if not block:
                     continue
             if not block:
                 if carry:
-                    yield carry
+                    yield FileSpan(cstart, len(carry)) if cstart is not None else carry
                 return
+            dstart = (cstart if carry else bstart) if pos is not None else None
             data = carry + block
-            cut = max(data.rfind(b"\n{"), data.rfind(b"\n["))
+            cut = _last_document_start(data)
             if cut < 0:
                 cut = data.rfind(b"\n")
             if cut < 0:
                 if len(data) > limit:  # one line, and no end in sight: skip the rest of it
                     head, skipped, carry = data[:_HEAD], len(data), b""
                 else:
-                    carry = data
+                    carry, cstart = data, dstart
                 continue
-            yield data[: cut + 1]
+            yield FileSpan(dstart, cut + 1) if dstart is not None else data[: cut + 1]
             carry = data[cut + 1 :]
+            cstart = dstart + cut + 1 if dstart is not None else None
 
     def _bad(self, line: bytes) -> Frame:
         self.bad_records += 1
@@ -282,6 +300,47 @@ class CaptureReader:
         """Close the file (never stdin)."""
         if self.path != "-":
             self.stream.close()
+
+
+class FileSpan(NamedTuple):
+    """A block of a file by place: ``length`` bytes at ``offset`` (see ``CaptureReader.chunks``)."""
+
+    offset: int
+    length: int
+
+
+def read_span(fd: int, span: FileSpan) -> bytes:
+    """The bytes of ``span`` in the open file ``fd`` (``pread``: no file position is used or moved)."""
+    data = os.pread(fd, span.length, span.offset)
+    if len(data) == span.length or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < span.length:
+        more = os.pread(fd, span.length - got, span.offset + got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _last_document_start(data: bytes) -> int:
+    """The last newline followed by ``{`` or ``[`` in ``data``; -1 if none.
+
+    ``max(data.rfind(b"\\n{"), data.rfind(b"\\n["))``, without scanning a whole
+    block backwards for a ``[`` that NDJSON lines never start with: step back
+    from newline to newline (a few steps for NDJSON), and fall back to the
+    full search after a few dozen lines that start otherwise.
+    """
+    cut = data.rfind(b"\n")
+    for _ in range(64):
+        if cut < 0:
+            return -1
+        if data[cut + 1 : cut + 2] in (b"{", b"["):
+            return cut
+        cut = data.rfind(b"\n", 0, cut)
+    return max(data.rfind(b"\n{", 0, cut + 2), data.rfind(b"\n[", 0, cut + 2))
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:

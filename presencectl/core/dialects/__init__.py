@@ -113,6 +113,10 @@ class Dialect:
             object whose keys are ids (``data.state.{key}``); or an MQTT topic
             pattern starting with ``/`` whose ``{}`` segments are ids
             (``/sys/{}/{}/``).
+        sniff_keys: top-level keys of which an object with no topic must have
+            at least one for ``sniff`` to accept it (None: any object may do).
+            The decoder then asks only the dialects that may accept an
+            object of that set of keys (speed only: ``sniff`` still decides).
     """
 
     name: str
@@ -132,6 +136,7 @@ class Dialect:
     unwrap: Callable[[str], Unwrapped | None] | None = None
     source: str = ""
     identifiers: tuple[str, ...] = ()
+    sniff_keys: frozenset[str] | None = None
 
     def info(self, etype: str | None) -> TypeInfo | None:
         """What ``etype`` means, documented or handled; None when unknown."""

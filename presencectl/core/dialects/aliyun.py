@@ -305,5 +305,6 @@ DIALECT = register(
         codes=CODES,
         reason=reason,
         source="aliyun-living-link-app-channel.txt",
+        sniff_keys=frozenset({"method", "params"}),  # what sniff looks for first (see Dialect.sniff_keys)
     )
 )

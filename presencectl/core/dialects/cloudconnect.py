@@ -137,5 +137,6 @@ DIALECT = register(
         codes=CODES,
         reason=reason,
         source="munic-cloudconnect-presence.txt",
+        sniff_keys=frozenset({"type", "meta"}),  # what sniff looks for first (see Dialect.sniff_keys)
     )
 )

@@ -248,5 +248,6 @@ DIALECT = register(
         reason=reason,
         unwrap=unwrap,
         source="navixy-websocket-events.txt",
+        sniff_keys=frozenset({"type"}),  # what sniff looks for first (see Dialect.sniff_keys)
     )
 )

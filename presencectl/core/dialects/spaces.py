@@ -152,5 +152,6 @@ DIALECT = register(
         codes=CODES,
         reason=reason,
         source="avaya-spaces-presence.txt",
+        sniff_keys=frozenset({"category"}),  # what sniff looks for first (see Dialect.sniff_keys)
     )
 )

@@ -140,5 +140,6 @@ DIALECT = register(
         fields=FIELDS,
         reason=reason,
         source="lab5e-span-activity-events.txt",
+        sniff_keys=frozenset({"event", "type"}),  # what sniff looks for first (see Dialect.sniff_keys)
     )
 )
