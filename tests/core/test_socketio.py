@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from presencectl.core import socketio as sio
-from presencectl.core.socketio import (
+from presencectl.core.protocols import socketio as sio
+from presencectl.core.protocols.socketio import (
     ClientProtocol,
     Closed,
     ConnectError,
@@ -429,7 +429,7 @@ def test_the_core_module_stays_pure():
     import subprocess
     import sys
 
-    code = "import sys, presencectl.core.socketio\nprint('\\n'.join(sys.modules))"
+    code = "import sys, presencectl.core.protocols.socketio\nprint('\\n'.join(sys.modules))"
     modules = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
     heavy = {"typer", "websocket", "websockets", "socketio", "engineio", "werkzeug", "socket", "ssl"}
     assert not {m for m in modules if m.split(".")[0] in heavy}
