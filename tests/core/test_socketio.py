@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from presencectl.core.protocols import engineio as eio
 from presencectl.core.protocols import socketio as sio
 from presencectl.core.protocols.socketio import (
     ClientProtocol,
@@ -35,7 +36,9 @@ SUBSCRIBE = '{"channel":{"_id":"5eecfda30da7fa05033f15ef","type":"topic"}}'
 
 def test_module_doctests():
     result = doctest.testmod(sio)
-    assert result.failed == 0 and result.attempted > 10
+    engine = doctest.testmod(eio)
+    assert result.failed == 0 and engine.failed == 0
+    assert result.attempted + engine.attempted > 10 and engine.attempted >= 4
 
 
 # -- URLs -------------------------------------------------------------------------
