@@ -252,14 +252,8 @@ def replay_cmd(
 
             check_bind(serve_at[0], allow_remote)
 
-        from presencectl.replay import (
-            Replay,
-            ReplayServer,
-            ReplaySource,
-            replay_to_stdout,
-            replay_to_target,
-            run_server,
-        )
+        from presencectl.engine.replay_server import ReplayServer, run_server
+        from presencectl.replay import Replay, ReplaySource, replay_to_stdout, replay_to_target
 
         many = serve_at is not None and not shared
         source = ReplaySource(
