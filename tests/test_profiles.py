@@ -12,10 +12,10 @@ import typer
 from typer.testing import CliRunner
 
 from presencectl.options import Format
+from presencectl.profile_command import ProfileCommand
 from presencectl.profiles import (
     KEYS,
     MASK,
-    ProfileCommand,
     ProfileError,
     config_path,
     load,

@@ -27,7 +27,7 @@ from presencectl.option_groups import (
     takes,
 )
 from presencectl.options import FilterArgs, OutputArgs, make_decoder
-from presencectl.profiles import ProfileCommand
+from presencectl.profile_command import ProfileCommand
 from presencectl.socketio_options import SocketIOCommand, wants_socketio
 
 if TYPE_CHECKING:
