@@ -19,15 +19,8 @@ from presencectl.console import Environment
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Event, Frame, Marker
 from presencectl.core.filters import Filter
-from presencectl.core.replay import (
-    Player,
-    ReplayOptions,
-    Schedule,
-    Scheduled,
-    Timing,
-    TimingStats,
-    format_offset,
-)
+from presencectl.core.player import Player, TimingStats
+from presencectl.core.replay import ReplayOptions, Schedule, Scheduled, Timing, format_offset
 from presencectl.errors import TransportError
 from presencectl.transports.files import DEFAULT_MAX_LINE, CaptureReader
 from presencectl.transports.targets import Target

@@ -20,7 +20,8 @@ from typing import Any
 from presencectl.console import Environment
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Frame, Marker
-from presencectl.core.replay import Player, ReplayOptions, Schedule, Scheduled, TimingStats
+from presencectl.core.player import Player, TimingStats
+from presencectl.core.replay import ReplayOptions, Schedule, Scheduled
 from presencectl.replay import (
     Interrupted,
     Progress,
