@@ -127,7 +127,8 @@ def run_expect(
     from presencectl.commands.live import _duration, build_source, source_kind
     from presencectl.console import Output, choose_color
     from presencectl.core.capture import make_header, redact_url
-    from presencectl.core.expect import Expectation, junit_xml, parse_never, parse_plan
+    from presencectl.core.expect import Expectation, parse_never, parse_plan
+    from presencectl.core.junit import junit_xml
     from presencectl.core.render import RenderOptions, make_renderer
     from presencectl.live import Session, summarize
     from presencectl.option_groups import check_applicable
