@@ -1,1 +1,1 @@
-"""The engine: threads, signals and real clocks around the pure core (the frame path, live sessions, replay and its test servers)."""
+"""The engine: the one frame path, the live session, replay and capture tools over transports."""
