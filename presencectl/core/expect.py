@@ -440,6 +440,16 @@ class Expectation:
             why = f"no match before the --deadline of {duration_text(self.deadline or 0)}"
         return [self._fail(step, due, why)]
 
+    def _catch_up(self, now: float | None) -> list[Outcome]:
+        """Before acting on an event or the end: take ``now`` and decide what fell due by then.
+
+        Empty when the expectation was already done; check :attr:`done` after.
+        """
+        if self.done:
+            return []
+        self._clock(now)
+        return self.advance(now) if now is not None else []
+
     def _fail(self, step: Step, at: float | None, why: str) -> Outcome:
         outcome = Outcome(step.name, False, self.started, at, None, why, number=step.number)
         self.outcomes[self.current] = outcome
@@ -450,10 +460,7 @@ class Expectation:
 
     def event(self, event: Event, now: float | None) -> list[Outcome]:
         """One event arrived at ``now``: check the deadline, the nevers, then the steps."""
-        if self.done:
-            return []
-        self._clock(now)
-        decided = self.advance(now) if now is not None else []
+        decided = self._catch_up(now)
         if self.done:
             return decided
         self.events += 1
@@ -508,10 +515,7 @@ class Expectation:
 
     def end(self, now: float | None = None, why: str = "the stream ended") -> list[Outcome]:
         """The stream ended (or the caller gave up) at ``now``: fail the current step, if any."""
-        if self.done:
-            return []
-        self._clock(now)
-        decided = self.advance(now) if now is not None else []
+        decided = self._catch_up(now)
         if self.done:
             return decided
         self.closed = True
