@@ -104,7 +104,6 @@ Definitions (these are the contract of ``stats`` and its JSON):
 from __future__ import annotations
 
 import heapq
-from datetime import datetime
 from typing import Any
 
 from presencectl.core import dialects
@@ -122,6 +121,7 @@ from presencectl.core.presence_stats import (
     seconds,
     sort_key,
 )
+from presencectl.core.times import seconds_of
 
 __all__ = [
     "PresenceTracker",
@@ -189,13 +189,6 @@ def reason_of(event: Event) -> str | None:
     return word(raw.get("reason")) or event.type
 
 
-def _timestamp(when: datetime) -> float | None:
-    try:
-        return when.timestamp()
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def compact(event: Event) -> tuple:
     """What :meth:`PresenceTracker.add_record` needs of an event, as a small picklable tuple.
 
@@ -211,7 +204,7 @@ def compact(event: Event) -> tuple:
         why = reason_of(event)
     when = event.time
     return (
-        dialect, event.type, kind, event.subject, _timestamp(when) if when is not None else None,
+        dialect, event.type, kind, event.subject, seconds_of(when) if when is not None else None,
         event.received, presence, failed, why,
     )
 
@@ -295,7 +288,7 @@ class PresenceTracker:
             # datetime for the same text): a dict lookup beats timestamp().
             stamp = self._stamps.get(when)
             if stamp is None:
-                stamp = _timestamp(when)
+                stamp = seconds_of(when)
                 if stamp is not None:
                     if len(self._stamps) >= 4096:
                         self._stamps.clear()

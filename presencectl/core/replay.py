@@ -32,7 +32,7 @@ from typing import Literal
 
 from presencectl.core.events import Event, Frame, Marker
 from presencectl.core.filters import Filter
-from presencectl.core.times import TimeParser, parse_duration
+from presencectl.core.times import TimeParser, parse_duration, seconds_of
 from presencectl.errors import UsageError
 
 __all__ = [
@@ -466,10 +466,7 @@ def _recorded(records: Iterable[Record]) -> Iterator[tuple[float | None, Record,
 def _event_time(events: list[Event]) -> float | None:
     for event in events:
         if event.time is not None:
-            try:
-                return event.time.timestamp()
-            except (OverflowError, ValueError, OSError):
-                return None
+            return seconds_of(event.time)
     return None
 
 
