@@ -8,7 +8,7 @@ Each figure is the best of N runs of one TAB press as bash asks it
 wall time and CPU time (user + system of the child: steadier than wall on a
 shared machine). Baselines measured in the same run: the interpreter alone
 (``python -c pass``) and the same TAB press answered by the full Typer app
-(what every TAB cost before the fast path: ``presencectl.cli.run``).
+(what every TAB cost before the fast path: ``presencectl.cli.main.run``).
 Target: a TAB press under 100 ms of CPU (on an idle machine wall time is
 CPU time plus a little; on a shared one wall time is mostly waiting).
 """
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _util import ROOT, load  # noqa: E402
 
 FAST = "import sys; sys.argv[0] = 'presencectl'; from presencectl.__main__ import main; main()"
-FULL = "import sys; sys.argv[0] = 'presencectl'; from presencectl.cli import run; run()"
+FULL = "import sys; sys.argv[0] = 'presencectl'; from presencectl.cli.main import run; run()"
 PRESSES = [
     ("commands", "presencectl "),
     ("-t fir (dialect registry)", "presencectl cat -t fir"),

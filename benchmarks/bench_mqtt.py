@@ -65,11 +65,11 @@ print(count)
 
 PRESENCECTL_CLIENT = r"""
 import sys
-from presencectl.console import Environment, Output
-from presencectl.live import Session
-from presencectl.options import ColorMode, FilterArgs, Format, OutputArgs, TimeSource, make_decoder
+from presencectl.ui.console import Environment, Output
+from presencectl.engine.session import Session
+from presencectl.cli.options import ColorMode, FilterArgs, Format, OutputArgs, TimeSource, make_decoder
 from presencectl.core.render import make_renderer
-from presencectl.runner import Pipeline
+from presencectl.engine.runner import Pipeline
 from presencectl.transports.mqtt import mqtt_source_from_args
 url, n, cid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 env = Environment()

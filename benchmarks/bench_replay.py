@@ -118,7 +118,7 @@ def accuracy(capture: Path, frames: int) -> None:
     from presencectl.core.player import Player, TimingStats
     from presencectl.core.replay import ReplayOptions
     from presencectl.core.times import TimeParser
-    from presencectl.replay import RealClock, Replay, ReplaySource
+    from presencectl.engine.replay import RealClock, Replay, ReplaySource
 
     errors: list[float] = []
 

@@ -36,10 +36,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 def render() -> dict[Path, str]:
-    """Each script's path and its content (rendered by the package: presencectl.completion_scripts)."""
+    """Each script's path and its content (rendered by the package: presencectl.cli.completion_scripts)."""
     sys.path.insert(0, str(HERE.parent))
-    from presencectl.completion_scripts import program
-    from presencectl.completion_scripts import render as render_scripts
+    from presencectl.cli.completion_scripts import program
+    from presencectl.cli.completion_scripts import render as render_scripts
 
     prog = program()[0]
     return {HERE / f"{prog}.{shell}": text for shell, text in render_scripts().items()}

@@ -2,7 +2,7 @@
 
 ``--version`` is answered here, before Typer (and with it pydantic and rich)
 is imported, so that scripts probing the version pay ~30 ms, not ~250 ms;
-TAB completion likewise (:mod:`presencectl.completion`).
+TAB completion likewise (:mod:`presencectl.cli.completion`).
 """
 
 import os
@@ -10,13 +10,13 @@ import sys
 
 
 def main() -> None:
-    """Run the command line; a closed stdout ends it with 0 (:mod:`presencectl.pipes`)."""
-    from presencectl import pipes
+    """Run the command line; a closed stdout ends it with 0 (:mod:`presencectl.cli.pipes`)."""
+    from presencectl.cli import pipes
 
     probe = pipes.stdout_probe()
     instruction = os.environ.get("_PRESENCECTL_COMPLETE")
     if instruction:  # a TAB press: answered without loading Typer when the spec allows
-        from presencectl.completion import answer
+        from presencectl.cli.completion import answer
 
         found = answer(instruction, os.environ)
         if found is not None:
@@ -32,7 +32,7 @@ def main() -> None:
         except BrokenPipeError:
             pass
         pipes.finish(0, probe)
-    from presencectl.cli import run
+    from presencectl.cli.main import run
 
     run(probe)
 

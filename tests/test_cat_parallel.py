@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from presencectl.runner import PARALLEL_MIN_BYTES
+from presencectl.engine.runner import PARALLEL_MIN_BYTES
 from tests.conftest import FIXTURES, assert_no_traceback, cli_env, run_cli
 
 pytestmark = pytest.mark.slow

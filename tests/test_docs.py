@@ -35,7 +35,7 @@ def console_examples() -> list[tuple[str, str]]:
 
 
 def commands() -> list[str]:
-    from presencectl.cli import app
+    from presencectl.cli.main import app
 
     return sorted(c.name or c.callback.__name__ for c in app.registered_commands)
 

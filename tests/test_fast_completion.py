@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT, cli_env
 
 FAST = "import sys; sys.argv[0] = 'presencectl'; from presencectl.__main__ import main; main()"
-FULL = "import sys; sys.argv[0] = 'presencectl'; from presencectl.cli import run; run()"
+FULL = "import sys; sys.argv[0] = 'presencectl'; from presencectl.cli.main import run; run()"
 PROFILES = '[profiles.span-prod]\nurl = "wss://u:pw@api.lab5e.com/x?token=t"\n[profiles.spaces]\nurl = "sios://h/chat"\n'
 
 LINES = [
@@ -92,7 +92,7 @@ def test_fast_path_loads_no_typer(env):
     code = FAST.replace("main()", "main() if False else None") + (
         "\nimport os, sys\nos.environ['_PRESENCECTL_COMPLETE'] = 'complete_bash'\n"
         "os.environ['COMP_WORDS'] = 'presencectl cat -t fir'; os.environ['COMP_CWORD'] = '3'\n"
-        "from presencectl.completion import answer\nanswer('complete_bash', os.environ)\n"
+        "from presencectl.cli.completion import answer\nanswer('complete_bash', os.environ)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich', 'pydantic', 'click')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
@@ -100,13 +100,13 @@ def test_fast_path_loads_no_typer(env):
 
 
 def test_spec_is_current():
-    result = subprocess.run([sys.executable, "-m", "presencectl.completion", "--check"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "presencectl.cli.completion", "--check"], capture_output=True, text=True,
                             cwd=ROOT, env=cli_env(PYTHONPATH=str(ROOT)), timeout=60)
     assert result.returncode == 0, result.stderr
 
 
 def test_a_stale_spec_falls_back_to_the_app(env, tmp_path, monkeypatch):
-    from presencectl import completion
+    from presencectl.cli import completion
 
     monkeypatch.setattr(completion, "_SPEC", {"fingerprint": "stale", "root": {}})
     assert completion.answer("complete_bash", {"COMP_WORDS": "presencectl ", "COMP_CWORD": "1"}) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import typer
 
-from presencectl.help import metavar_of
+from presencectl.cli.help import metavar_of
 from tests.conftest import run_cli
 
 SPAN = "fixtures/span-activity.capture.ndjson"
@@ -23,7 +23,7 @@ SAME_IDEA = {
 
 def value_kinds() -> dict[str, dict[str, list[str]]]:
     """Long flag -> value it takes (its metavar, choices sorted) -> commands, over the visible options."""
-    from presencectl.cli import app
+    from presencectl.cli.main import app
 
     found: dict[str, dict[str, list[str]]] = {}
 

@@ -179,7 +179,7 @@ def test_sigterm_ends_with_143_and_the_summary(tmp_path):
 
 def test_follower_by_name_with_a_fake_clock(tmp_path):
     """The follower alone, deterministic: each idle poll runs the next file operation."""
-    from presencectl.follow import Follower
+    from presencectl.engine.follow import Follower
 
     path = tmp_path / "f.ndjson"
     path.write_bytes(b"a\n")

@@ -6,12 +6,12 @@ import io
 
 import pytest
 
-from presencectl.console import Output
 from presencectl.core.capture import make_header
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Frame
-from presencectl.runner import Pipeline
+from presencectl.engine.runner import Pipeline
 from presencectl.transports.files import CaptureReader, CaptureWriter
+from presencectl.ui.console import Output
 
 SPAN = '{"event":"clientConnected","collectionId":"c","deviceId":"d1","time":"2024-04-25 20:23:36"}'
 

@@ -13,7 +13,7 @@ def all_commands() -> list[str]:
     """Every command and subcommand of the app, as typed: ``profiles show``."""
     import typer
 
-    from presencectl.cli import app
+    from presencectl.cli.main import app
 
     def walk(group, prefix):  # type: ignore[no-untyped-def]
         for name, cmd in group.commands.items():

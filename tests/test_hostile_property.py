@@ -212,8 +212,8 @@ DECODERS = {naive: Decoder(TimeParser(parse_zone(naive))) for naive in ("UTC", "
 def test_hostile_values_never_raise(batch: list[tuple[str, str | None, Any]], naive: str) -> None:
     from rich.console import Console
 
-    from presencectl.commands.stats import by_table, json_document, print_report
     from presencectl.core.render import dumps_json
+    from presencectl.ui.stats import by_table, json_document, print_report
 
     decoder = DECODERS[naive]
     trackers = [PresenceTracker(clock="event"), PresenceTracker(clock="received")]

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from presencectl.console import Environment, Output
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Frame, Marker
+from presencectl.engine.runner import Pipeline
+from presencectl.engine.session import Backoff, Ending, Session, problem_with
 from presencectl.errors import UsageError
-from presencectl.live import Backoff, Ending, Session, problem_with
-from presencectl.runner import Pipeline
 from presencectl.transports.base import CannotConnect, ConnectionLost
+from presencectl.ui.console import Environment, Output
 from tests.conftest import assert_no_traceback, fixture, free_port, run_cli, wait_until
 from tests.live_support import (
     NAVIXY_SUBSCRIBE,
@@ -347,7 +347,7 @@ def test_record_needs_a_file_name():
 
 
 def test_source_kind_and_build_source_are_pure():
-    from presencectl.commands.live import ConnectArgs, build_source, source_kind
+    from presencectl.cli.commands.live import ConnectArgs, build_source, source_kind
 
     assert source_kind("WSS://h/x", False) == "websocket"
     assert source_kind("http://h:1/x", True) == "webhook"

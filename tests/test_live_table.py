@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from presencectl.console import Environment
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Frame, Marker
+from presencectl.engine.runner import Pipeline
 from presencectl.errors import UsageError
-from presencectl.live_table import LiveTable, ensure_terminal, fmt_ago
-from presencectl.runner import Pipeline
+from presencectl.ui.console import Environment
+from presencectl.ui.live_table import LiveTable, ensure_terminal, fmt_ago
 from tests.conftest import ROOT, assert_no_traceback, cli_env, fixture, require_binary, run_cli
 
 PYTHON = shlex.quote(sys.executable)

@@ -7,8 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from presencectl.errors import UsageError
-from presencectl.option_groups import (
+from presencectl.cli.option_groups import (
     ALL_GROUPS,
     CONNECTION,
     FILTERS,
@@ -24,12 +23,13 @@ from presencectl.option_groups import (
     check_applicable,
     takes,
 )
-from presencectl.profiles import KEYS
+from presencectl.cli.profiles import KEYS
+from presencectl.errors import UsageError
 from tests.conftest import ROOT, run_cli
 
 
 def command_params(name: str) -> set[str]:
-    from presencectl.cli import app
+    from presencectl.cli.main import app
 
     return {p.name for p in typer.main.get_command(app).commands[name].params}
 
@@ -106,7 +106,7 @@ def given_args(opt, group) -> ConnectArgs:
     elif isinstance(current, int):
         value = current + 1
     elif opt.param == "eio":
-        from presencectl.socketio_options import Eio
+        from presencectl.cli.socketio_options import Eio
 
         value = Eio.v3
     else:

@@ -11,9 +11,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from presencectl.options import Format
-from presencectl.profile_command import ProfileCommand
-from presencectl.profiles import (
+from presencectl.cli.options import Format
+from presencectl.cli.profile_command import ProfileCommand
+from presencectl.cli.profiles import (
     KEYS,
     MASK,
     ProfileError,
@@ -188,7 +188,7 @@ def test_merge_with_the_command_line(key, profile, cli, given, expected):
 
 
 def test_every_key_sets_an_option_of_tail_and_record():
-    from presencectl.cli import app
+    from presencectl.cli.main import app
 
     group = typer.main.get_command(app)
     tail = {p.name for p in group.commands["tail"].params}

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from presencectl.console import Environment, Output
 from presencectl.core.decode import Decoder
 from presencectl.core.filters import parse_filters
-from presencectl.live import Ending, Session
-from presencectl.runner import Pipeline
+from presencectl.engine.runner import Pipeline
+from presencectl.engine.session import Ending, Session
 from presencectl.status import ExitStatus
+from presencectl.ui.console import Environment, Output
 from tests.conftest import assert_no_traceback, fixture
 from tests.live_support import Cli, WsServer, hold, no_proxy_env
 from tests.mqtt_support import Brokers

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from presencectl.signals import SignalGate, Terminated
+from presencectl.engine.signals import SignalGate, Terminated
 
 
 def test_a_signal_inside_a_section_is_raised_when_it_ends():

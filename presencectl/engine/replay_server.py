@@ -1,6 +1,6 @@
 """``replay --serve``: the built-in WebSocket (or Socket.IO) test server that replays a capture.
 
-Built on the replay driver in :mod:`presencectl.replay` (its clock, source,
+Built on the replay driver in :mod:`presencectl.engine.replay` (its clock, source,
 progress bar and summary). Usable on its own (``presencectl demo`` uses it)::
 
     server = serve_capture("fixtures/mixed.capture.ndjson.gz", port=0, loops=0)
@@ -17,12 +17,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from presencectl.console import Environment
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Frame, Marker
 from presencectl.core.player import Player, TimingStats
 from presencectl.core.replay import ReplayOptions, Schedule, Scheduled
-from presencectl.replay import (
+from presencectl.engine.replay import (
     Interrupted,
     Progress,
     RealClock,
@@ -33,6 +32,7 @@ from presencectl.replay import (
     plural,
 )
 from presencectl.transports.ws_server import GOING_AWAY, NORMAL, ServedClient, WebSocketServer
+from presencectl.ui.console import Environment
 
 __all__ = ["ReplayServer", "serve_capture", "run_server"]
 

@@ -1,10 +1,10 @@
-"""The seam between live transports and the session driver (``presencectl/live.py``).
+"""The seam between live transports and the session driver (``presencectl/engine/session.py``).
 
 A live *source* (WebSocket client, webhook receiver; MQTT and Socket.IO plug in
 the same way) is a thin adapter: it connects, hands over payloads as
 :class:`~presencectl.core.events.Frame` objects, and reports trouble with the
 two exceptions below. It knows nothing about dialects, filters, captures,
-reconnect policy or the terminal: :class:`presencectl.live.Session` owns those.
+reconnect policy or the terminal: :class:`presencectl.engine.session.Session` owns those.
 
 The life of a source, as the driver uses it::
 
@@ -75,7 +75,7 @@ class ConnectionLost(TransportError):
 
 @runtime_checkable
 class Source(Protocol):
-    """A live source of frames, driven by :class:`presencectl.live.Session`.
+    """A live source of frames, driven by :class:`presencectl.engine.session.Session`.
 
     Attributes:
         endpoint: the source for messages and the capture header, credentials

@@ -448,7 +448,7 @@ def socketio_source_from_args(
         warn: where warnings go (``env.warn``): skipped binary events.
 
     Returns:
-        The source, not yet connected: hand it to :class:`presencectl.live.Session`.
+        The source, not yet connected: hand it to :class:`presencectl.engine.session.Session`.
 
     Raises:
         UsageError: a bad URL, namespace, event name, JSON, header, ``eio``,

@@ -307,7 +307,7 @@ def live_timeline(env, timeline: Timeline, *, color: bool, utc: bool, title: str
     ``with`` it, ``attach(pipeline)``, feed the pipeline; on leaving, the view
     is replaced by the final picture of the whole session (all rows).
     """
-    from presencectl.live_table import LiveTable
+    from presencectl.ui.live_table import LiveTable
 
     zone = zone_for(utc)
 

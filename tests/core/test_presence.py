@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from presencectl.console import Environment
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Event, Marker
 from presencectl.core.presence import (
@@ -21,7 +20,8 @@ from presencectl.core.presence import (
     is_failed_connect,
     reason_of,
 )
-from presencectl.runner import Pipeline, run_cat
+from presencectl.engine.runner import Pipeline, run_cat
+from presencectl.ui.console import Environment
 from tests.conftest import FIXTURES, fixture
 
 SAMPLES = FIXTURES / "samples"

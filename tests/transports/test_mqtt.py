@@ -1,6 +1,6 @@
 """The MQTT source and replay target: the packet reader on its own, then against a real mosquitto.
 
-Broker tests drive :class:`MqttSource` through :class:`presencectl.live.Session`
+Broker tests drive :class:`MqttSource` through :class:`presencectl.engine.session.Session`
 (decode → ``-f json`` render → capture), the way ``tail``/``record`` do, or
 directly where the transport's own behaviour is the point.
 """
@@ -25,14 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from presencectl.console import Environment, Output
-from presencectl.core.capture import make_header
-from presencectl.core.decode import Decoder
-from presencectl.core.events import Frame
-from presencectl.core.render import RenderOptions, make_renderer
-from presencectl.errors import TransportError, UsageError
-from presencectl.live import Backoff, Session
-from presencectl.mqtt_options import (
+from presencectl.cli.mqtt_options import (
     AliyunDeviceOpt,
     CleanSessionOpt,
     MqttArgs,
@@ -42,7 +35,13 @@ from presencectl.mqtt_options import (
     QosOpt,
     TopicOpt,
 )
-from presencectl.runner import Pipeline
+from presencectl.core.capture import make_header
+from presencectl.core.decode import Decoder
+from presencectl.core.events import Frame
+from presencectl.core.render import RenderOptions, make_renderer
+from presencectl.engine.runner import Pipeline
+from presencectl.engine.session import Backoff, Session
+from presencectl.errors import TransportError, UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost, Source
 from presencectl.transports.files import CaptureReader, CaptureWriter
 from presencectl.transports.mqtt import (
@@ -58,6 +57,7 @@ from presencectl.transports.mqtt import (
     read_payload,
     rewrite_topic,
 )
+from presencectl.ui.console import Environment, Output
 from tests.conftest import fixture, free_port, require_binary
 from tests.mqtt_support import Broker, Brokers, wait_until
 
@@ -792,7 +792,7 @@ def test_replay_target_errors(broker):
 
 def test_no_broker_needed_for_help_imports():
     # The options module stays light: no paho before a source is built.
-    code = "import sys, presencectl.mqtt_options; print('paho' in sys.modules)"
+    code = "import sys, presencectl.cli.mqtt_options; print('paho' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

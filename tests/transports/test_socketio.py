@@ -21,10 +21,7 @@ import time
 import pytest
 import websocket
 
-from presencectl.core.capture import make_header
-from presencectl.core.events import Frame
-from presencectl.errors import TransportError, UsageError
-from presencectl.socketio_options import (
+from presencectl.cli.socketio_options import (
     AuthOpt,
     EioOpt,
     EmitOpt,
@@ -35,6 +32,9 @@ from presencectl.socketio_options import (
     SocketIOOpt,
     wants_socketio,
 )
+from presencectl.core.capture import make_header
+from presencectl.core.events import Frame
+from presencectl.errors import TransportError, UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost, Source
 from presencectl.transports.socketio_client import SocketIOSource, socketio_source_from_args
 from presencectl.transports.socketio_server import (
@@ -316,12 +316,12 @@ def test_falls_back_to_v3_when_the_server_refuses_v4():
 
 
 def test_reconnect_repeats_the_emits_and_records_event_names(tmp_path):
-    from presencectl.console import Environment
     from presencectl.core.decode import Decoder
     from presencectl.core.times import TimeParser
-    from presencectl.live import Backoff, Session
-    from presencectl.runner import Pipeline
+    from presencectl.engine.runner import Pipeline
+    from presencectl.engine.session import Backoff, Session
     from presencectl.transports.files import CaptureReader, CaptureWriter
+    from presencectl.ui.console import Environment
 
     capture = tmp_path / "spaces.capture.ndjson"
     notes: list[str] = []

@@ -1,0 +1,1 @@
+"""The command line: Typer only (the app, its commands, option groups, help, completion)."""
