@@ -115,7 +115,8 @@ def accuracy(capture: Path, frames: int) -> None:
 
     # In process: the same schedule, player and clock, every error kept.
     from presencectl.core.decode import Decoder
-    from presencectl.core.replay import Player, ReplayOptions, TimingStats
+    from presencectl.core.player import Player, TimingStats
+    from presencectl.core.replay import ReplayOptions
     from presencectl.core.times import TimeParser
     from presencectl.engine.replay import RealClock, Replay, ReplaySource
 

@@ -12,10 +12,10 @@ import typer
 from typer.testing import CliRunner
 
 from presencectl.cli.options import Format
+from presencectl.cli.profile_command import ProfileCommand
 from presencectl.cli.profiles import (
     KEYS,
     MASK,
-    ProfileCommand,
     ProfileError,
     config_path,
     load,

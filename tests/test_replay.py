@@ -481,7 +481,7 @@ def test_shared_timeline_replays_disconnects(tmp_path):
 
 
 def test_serve_capture_api_start_port_stop():
-    from presencectl.engine.replay import serve_capture
+    from presencectl.engine.replay_server import serve_capture
 
     with serve_capture(MIXED, port=0, speed=None, loops=2) as server:
         assert server.port > 0
@@ -496,7 +496,7 @@ def test_serve_capture_api_start_port_stop():
 
 
 def test_serve_capture_api_port_in_use():
-    from presencectl.engine.replay import serve_capture
+    from presencectl.engine.replay_server import serve_capture
     from presencectl.errors import TransportError
 
     with serve_capture(SPAN, port=0) as first, pytest.raises(TransportError, match="already in use"):

@@ -30,7 +30,7 @@ __all__ = ["answer", "build_spec", "fingerprint", "SPEC_PATH", "main"]
 HERE = Path(__file__).resolve().parent
 SPEC_PATH = HERE.parent / "data" / "completion.json"
 #: The modules whose text decides the commands and options.
-DECLARING = ("app.py", "options.py", "option_groups.py", "mqtt_options.py", "socketio_options.py", "profiles.py", "commands/*.py")
+DECLARING = ("app.py", "options.py", "option_groups.py", "mqtt_options.py", "socketio_options.py", "profiles.py", "profile_command.py", "commands/*.py")
 #: Completer functions of the app, by name, and the key the spec stores.
 COMPLETERS = {
     "complete_types": "types",

@@ -70,7 +70,6 @@ __all__ = [
     "parse_plan",
     "parse_never",
     "parse_presence",
-    "junit_xml",
     "SCHEMA",
     "STATES",
 ]
@@ -441,6 +440,16 @@ class Expectation:
             why = f"no match before the --deadline of {duration_text(self.deadline or 0)}"
         return [self._fail(step, due, why)]
 
+    def _catch_up(self, now: float | None) -> list[Outcome]:
+        """Before acting on an event or the end: take ``now`` and decide what fell due by then.
+
+        Empty when the expectation was already done; check :attr:`done` after.
+        """
+        if self.done:
+            return []
+        self._clock(now)
+        return self.advance(now) if now is not None else []
+
     def _fail(self, step: Step, at: float | None, why: str) -> Outcome:
         outcome = Outcome(step.name, False, self.started, at, None, why, number=step.number)
         self.outcomes[self.current] = outcome
@@ -451,10 +460,7 @@ class Expectation:
 
     def event(self, event: Event, now: float | None) -> list[Outcome]:
         """One event arrived at ``now``: check the deadline, the nevers, then the steps."""
-        if self.done:
-            return []
-        self._clock(now)
-        decided = self.advance(now) if now is not None else []
+        decided = self._catch_up(now)
         if self.done:
             return decided
         self.events += 1
@@ -509,10 +515,7 @@ class Expectation:
 
     def end(self, now: float | None = None, why: str = "the stream ended") -> list[Outcome]:
         """The stream ended (or the caller gave up) at ``now``: fail the current step, if any."""
-        if self.done:
-            return []
-        self._clock(now)
-        decided = self.advance(now) if now is not None else []
+        decided = self._catch_up(now)
         if self.done:
             return decided
         self.closed = True
@@ -538,69 +541,3 @@ class Expectation:
             elapsed,
             self.events,
         )
-
-
-
-# JUnit XML (``--junit FILE``): the shape GitLab, GitHub and Jenkins read.
-
-#: Characters XML 1.0 cannot carry at all, even escaped.
-_XML_BAD = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))}
-
-
-def _xml_text(text: str) -> str:
-    return escape(text).translate(_XML_BAD)
-
-
-def junit_xml(verdict: Verdict, suite: str, timestamp: str | None = None) -> bytes:
-    """A JUnit XML report: ``testsuites/testsuite/testcase`` with one test case
-    per step and per ``--never``; a failed one carries ``<failure>``, a step
-    never reached ``<skipped>``. Counts (``tests``, ``failures``, ``errors``,
-    ``skipped``) and ``time`` are set on both suite levels.
-
-    Args:
-        verdict: from :meth:`Expectation.verdict`.
-        suite: the suite name (the command line, credentials removed).
-        timestamp: ISO 8601 start time, or None.
-    """
-    import xml.etree.ElementTree as ET
-
-    cases: list[ET.Element] = []
-    failures = skipped = 0
-    for step, outcome in verdict.steps:
-        case = ET.Element("testcase", classname="presencectl.expect", name=_xml_text(step.name))
-        took = outcome.took if outcome is not None else None
-        case.set("time", f"{took or 0.0:.3f}")
-        if outcome is None:
-            ET.SubElement(case, "skipped", message="not reached")
-            skipped += 1
-        elif not outcome.passed:
-            failure = ET.SubElement(case, "failure", message=_xml_text(outcome.why or "failed"), type="ExpectationFailed")
-            failure.text = _xml_text(outcome.line(color=False))
-            failures += 1
-        elif outcome.event is not None:
-            out = ET.SubElement(case, "system-out")
-            out.text = _xml_text(outcome.line(color=False))
-        cases.append(case)
-    for never, outcome in verdict.nevers:
-        case = ET.Element("testcase", classname="presencectl.expect", name=_xml_text(never.name))
-        case.set("time", f"{verdict.elapsed or 0.0:.3f}")
-        if outcome is not None:
-            failure = ET.SubElement(case, "failure", message="matched", type="NeverMatched")
-            failure.text = _xml_text(outcome.line(color=False))
-            failures += 1
-        cases.append(case)
-    counts = {
-        "tests": str(len(cases)),
-        "failures": str(failures),
-        "errors": "0",
-        "skipped": str(skipped),
-        "time": f"{verdict.elapsed or 0.0:.3f}",
-    }
-    root = ET.Element("testsuites", name="presencectl expect", **counts)
-    attrs = {"name": _xml_text(suite), **counts}
-    if timestamp:
-        attrs["timestamp"] = timestamp
-    testsuite = ET.SubElement(root, "testsuite", **attrs)
-    testsuite.extend(cases)
-    ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -1,13 +1,13 @@
-"""Replay scheduling (SPEC §3.3): capture records → due times, and a player.
+"""Replay scheduling (SPEC §3.3): capture records → due times (the player is in core/player.py).
 
 Pure: nothing here sleeps or reads a clock. :class:`Schedule` turns the
 records of a capture (or the frames of a plain NDJSON file) into
 :class:`Scheduled` items, each with its *due* time in seconds after the
-replay started. :class:`Player` walks such items and hands each to a
-``deliver`` callback when it is due, using a :class:`Clock` its caller
-passes in (the real one: ``time.monotonic`` and a precise sleep; tests: a
-fake clock). Every due time is measured from the one start instant, so
-errors never accumulate.
+replay started. :class:`~presencectl.core.player.Player` walks such items
+and hands each to a ``deliver`` callback when it is due, using a
+:class:`~presencectl.core.player.Clock` its caller passes in (the real
+one: ``time.monotonic`` and a precise sleep; tests: a fake clock). Every
+due time is measured from the one start instant, so errors never accumulate.
 
 Example::
 
@@ -25,15 +25,14 @@ seen so far is sent right after its predecessor (file order), counted in
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Literal, Protocol
+from typing import Literal
 
 from presencectl.core.events import Event, Frame, Marker
 from presencectl.core.filters import Filter
-from presencectl.core.times import TimeParser, parse_duration
+from presencectl.core.times import TimeParser, parse_duration, seconds_of
 from presencectl.errors import UsageError
 
 __all__ = [
@@ -41,9 +40,6 @@ __all__ = [
     "ReplayOptions",
     "Scheduled",
     "Schedule",
-    "Clock",
-    "Player",
-    "TimingStats",
     "parse_speed",
     "parse_point",
     "parse_window",
@@ -470,10 +466,7 @@ def _recorded(records: Iterable[Record]) -> Iterator[tuple[float | None, Record,
 def _event_time(events: list[Event]) -> float | None:
     for event in events:
         if event.time is not None:
-            try:
-                return event.time.timestamp()
-            except (OverflowError, ValueError, OSError):
-                return None
+            return seconds_of(event.time)
     return None
 
 
@@ -482,155 +475,3 @@ def _no_time(count: int) -> None:
         f"this is plain NDJSON (no capture header) and its first {count} events carry no time "
         "to replay by: give --rate N (events per second)"
     )
-
-
-class Clock(Protocol):
-    """The two things a player needs from time. Monotonic seconds, any origin."""
-
-    def now(self) -> float:
-        """The current time."""
-        ...
-
-    def sleep_until(self, deadline: float) -> None:
-        """Return at ``deadline`` (as closely as possible), not before."""
-        ...
-
-
-class TimingStats:
-    """Timing errors (sent minus due, seconds): count, max, percentiles.
-
-    Keeps every sample up to ``keep``, then a uniform random sample of that
-    size (so an endless ``--loop 0`` replay does not grow without bound).
-    """
-
-    __slots__ = ("count", "max", "last", "_samples", "_keep", "_rng")
-
-    def __init__(self, keep: int = 200_000, seed: int = 0) -> None:
-        self.count = 0
-        self.max = 0.0
-        #: The most recent error: with one clock from the start it stays as
-        #: small as the others however long the replay (no drift).
-        self.last = 0.0
-        self._samples: list[float] = []
-        self._keep = keep
-        self._rng = random.Random(seed)
-
-    def add(self, error: float) -> None:
-        """Record one error (its absolute value counts)."""
-        error = abs(error)
-        self.last = error
-        self.count += 1
-        if error > self.max:
-            self.max = error
-        samples = self._samples
-        if len(samples) < self._keep:
-            samples.append(error)
-        else:
-            slot = self._rng.randrange(self.count)
-            if slot < self._keep:
-                samples[slot] = error
-
-    def merge(self, other: TimingStats) -> None:
-        """Fold another set of samples into this one."""
-        for value in other._samples:
-            self.add(value)
-        self.count += other.count - len(other._samples)
-        self.max = max(self.max, other.max)
-        self.last = other.last
-
-    def percentile(self, q: float) -> float:
-        """The ``q`` quantile (0..1), nearest rank; 0 with no samples."""
-        if not self._samples:
-            return 0.0
-        ordered = sorted(self._samples)
-        rank = max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))
-        return ordered[rank]
-
-    def describe(self) -> str:
-        """``timing error p50 0.08 ms, p99 0.61 ms, max 1.90 ms, last 0.05 ms`` ("" if nothing was timed)."""
-        if not self.count:
-            return ""
-        return (
-            f"timing error p50 {_ms(self.percentile(0.5))}, p99 {_ms(self.percentile(0.99))}, "
-            f"max {_ms(self.max)}, last {_ms(self.last)}"
-        )
-
-
-def _ms(seconds: float) -> str:
-    ms = seconds * 1000.0
-    if ms >= 100:
-        return f"{ms:.0f} ms"
-    if ms >= 10:
-        return f"{ms:.1f} ms"
-    return f"{ms:.2f} ms"
-
-
-class Player:
-    """Delivers scheduled items when they are due, measured from one start.
-
-    Args:
-        items: from a :class:`Schedule`.
-        clock: where time comes from (``now``/``sleep_until``).
-        stats: where the timing errors of frames go (default: a fresh :class:`TimingStats`).
-
-    Call :meth:`run` with a ``deliver`` callback; it returns True when every
-    item was delivered, False when :meth:`pause` was called (from inside
-    ``deliver``, e.g. a replayed disconnect). Calling :meth:`run` again
-    resumes on the same timeline: the clock kept running, so items that fell
-    due meanwhile go out at once and are not counted as timing errors.
-    """
-
-    def __init__(self, items: Iterator[Scheduled], clock: Clock, stats: TimingStats | None = None) -> None:
-        self.items = items
-        self.clock = clock
-        self.stats = stats if stats is not None else TimingStats()
-        self.start: float | None = None
-        #: Items delivered (counted when :meth:`run` returns).
-        self.delivered = 0
-        #: The item :meth:`pause` was called on.
-        self.last: Scheduled | None = None
-        self._paused = False
-        #: Called before every wait for a due time: a target that batches
-        #: (MQTT) sends what it holds, so nothing waits through a gap.
-        self.idle: Callable[[], object] | None = None
-
-    def pause(self) -> None:
-        """Stop :meth:`run` after the current delivery."""
-        self._paused = True
-
-    def run(self, deliver: Callable[[Scheduled], object]) -> bool:
-        """Deliver items until the end (True) or a :meth:`pause` (False)."""
-        clock = self.clock
-        now = clock.now
-        sleep_until = clock.sleep_until
-        add = self.stats.add
-        if self.start is None:
-            self.start = now()
-            resumed_at = None
-        else:
-            resumed_at = now()
-        start = self.start
-        self._paused = False
-        delivered = 0
-        try:
-            for item in self.items:
-                due = item.due
-                if due is not None:
-                    deadline = start + due
-                    if resumed_at is not None and deadline <= resumed_at:
-                        pass  # fell due while paused: catch up, not a timing error
-                    else:
-                        if now() < deadline:
-                            if self.idle is not None:
-                                self.idle()
-                            sleep_until(deadline)
-                        if type(item.record) is not Marker:
-                            add(now() - deadline)
-                deliver(item)
-                delivered += 1
-                if self._paused:
-                    self.last = item
-                    return False
-            return True
-        finally:
-            self.delivered += delivered

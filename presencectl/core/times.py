@@ -12,7 +12,16 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-__all__ = ["parse_time", "parse_duration", "parse_zone", "TimeParser", "epoch_seconds", "MIN_EPOCH", "MAX_EPOCH"]
+__all__ = [
+    "parse_time",
+    "parse_duration",
+    "parse_zone",
+    "TimeParser",
+    "epoch_seconds",
+    "seconds_of",
+    "MIN_EPOCH",
+    "MAX_EPOCH",
+]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
@@ -96,6 +105,22 @@ def epoch_seconds(value: Any) -> float | None:
     if MIN_EPOCH <= value <= MAX_EPOCH:
         return value
     return None
+
+
+def seconds_of(when: datetime) -> float | None:
+    """A datetime as epoch seconds, None where Python cannot say (a naive year 1, a zone that fails).
+
+    The one conversion of an event's time to the seconds that schedules,
+    trackers and deadlines measure with: a payload's odd time is never an
+    exception further down.
+
+    >>> seconds_of(datetime(2026, 3, 12, tzinfo=UTC)), seconds_of(datetime(1, 1, 1))
+    (1773273600.0, None)
+    """
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _from_epoch(value: Any) -> datetime | None:

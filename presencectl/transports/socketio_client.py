@@ -1,7 +1,7 @@
 """Socket.IO client source: Engine.IO v3 and v4 over websocket-client.
 
 python-socketio's client speaks only Engine.IO v4, and Avaya Spaces runs
-Socket.IO 2.x (v3), so the protocol is ours: :mod:`presencectl.core.socketio`
+Socket.IO 2.x (v3), so the protocol is ours: :mod:`presencectl.core.protocols.socketio`
 holds it, sans-I/O. This module is the thin part around it. The WebSocket
 itself (TCP, proxies from ``http_proxy``/``https_proxy``, TLS, headers, the
 upgrade, close frames, the error messages) is
@@ -54,9 +54,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from presencectl.core import socketio as sio
 from presencectl.core.capture import redact_url
 from presencectl.core.events import Frame
+from presencectl.core.protocols import socketio as sio
 from presencectl.errors import UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost
 from presencectl.transports.ws_client import (

@@ -56,8 +56,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from presencectl.core import socketio as sio
 from presencectl.core.events import Frame
+from presencectl.core.protocols import socketio as sio
 from presencectl.errors import TransportError, UsageError
 from presencectl.transports.ws_server import GOING_AWAY, NORMAL, _bind_error
 

@@ -12,12 +12,11 @@ import pytest
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Frame, Marker
 from presencectl.core.filters import parse_filters
+from presencectl.core.player import Player, TimingStats
 from presencectl.core.replay import (
-    Player,
     Point,
     ReplayOptions,
     Schedule,
-    TimingStats,
     format_offset,
     parse_point,
     parse_speed,

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from presencectl.core import socketio as sio
-from presencectl.core.socketio import (
+from presencectl.core.protocols import engineio as eio
+from presencectl.core.protocols import socketio as sio
+from presencectl.core.protocols.socketio import (
     ClientProtocol,
     Closed,
     ConnectError,
@@ -35,7 +36,9 @@ SUBSCRIBE = '{"channel":{"_id":"5eecfda30da7fa05033f15ef","type":"topic"}}'
 
 def test_module_doctests():
     result = doctest.testmod(sio)
-    assert result.failed == 0 and result.attempted > 10
+    engine = doctest.testmod(eio)
+    assert result.failed == 0 and engine.failed == 0
+    assert result.attempted + engine.attempted > 10 and engine.attempted >= 4
 
 
 # -- URLs -------------------------------------------------------------------------
@@ -429,7 +432,7 @@ def test_the_core_module_stays_pure():
     import subprocess
     import sys
 
-    code = "import sys, presencectl.core.socketio\nprint('\\n'.join(sys.modules))"
+    code = "import sys, presencectl.core.protocols.socketio\nprint('\\n'.join(sys.modules))"
     modules = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
     heavy = {"typer", "websocket", "websockets", "socketio", "engineio", "werkzeug", "socket", "ssl"}
     assert not {m for m in modules if m.split(".")[0] in heavy}

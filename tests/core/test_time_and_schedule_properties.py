@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from presencectl.core.events import Frame
-from presencectl.core.replay import Player, ReplayOptions, Schedule
+from presencectl.core.player import Player
+from presencectl.core.replay import ReplayOptions, Schedule
 from presencectl.core.times import TimeParser, parse_duration, parse_zone
 from tests.core.test_replay_schedule import T0, FakeClock
 

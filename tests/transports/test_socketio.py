@@ -388,7 +388,7 @@ class ScriptedServer:
 
 
 def sio_open(version: int) -> str:
-    from presencectl.core.socketio import open_packet
+    from presencectl.core.protocols.socketio import open_packet
 
     return open_packet("s", 25, 20, version)
 

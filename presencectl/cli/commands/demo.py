@@ -56,7 +56,7 @@ def demo_cmd(
             deprecated(env, "demo --loop", "--forever", "replay's --loop N counts the plays")
             loop = True
         from presencectl.cli.commands.live import ConnectArgs, run_live
-        from presencectl.engine.replay import serve_capture
+        from presencectl.engine.replay_server import serve_capture
 
         server = serve_capture(bundled_capture(), speed=speed, loops=0 if loop else 1, max_gap=2.0)
         try:

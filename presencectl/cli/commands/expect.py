@@ -128,8 +128,10 @@ def run_expect(
     from presencectl.cli.option_groups import check_applicable
     from presencectl.cli.options import make_decoder
     from presencectl.core.capture import make_header, redact_url
-    from presencectl.core.expect import Expectation, junit_xml, parse_never, parse_plan
+    from presencectl.core.expect import Expectation, parse_never, parse_plan
+    from presencectl.core.junit import junit_xml
     from presencectl.core.render import RenderOptions, make_renderer
+    from presencectl.core.times import seconds_of
     from presencectl.engine.runner import Pipeline
     from presencectl.engine.session import Session, summarize
     from presencectl.engine.signals import SignalGate
@@ -183,12 +185,7 @@ def run_expect(
     def event_time(event: Event) -> float | None:
         if event.received is not None:
             return event.received
-        if event.time is not None:
-            try:
-                return event.time.timestamp()
-            except (OverflowError, OSError, ValueError):
-                return None
-        return None
+        return seconds_of(event.time) if event.time is not None else None
 
     now_of = (lambda event: clock()) if source is not None else event_time
 

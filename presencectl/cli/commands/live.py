@@ -25,7 +25,7 @@ from presencectl.cli.option_groups import (
     takes,
 )
 from presencectl.cli.options import FilterArgs, OutputArgs, make_decoder
-from presencectl.cli.profiles import ProfileCommand
+from presencectl.cli.profile_command import ProfileCommand
 from presencectl.cli.socketio_options import SocketIOCommand, wants_socketio
 from presencectl.errors import UsageError
 from presencectl.ui.console import Environment

@@ -254,12 +254,11 @@ def replay_cmd(
 
         from presencectl.engine.replay import (
             Replay,
-            ReplayServer,
             ReplaySource,
             replay_to_stdout,
             replay_to_target,
-            run_server,
         )
+        from presencectl.engine.replay_server import ReplayServer, run_server
 
         many = serve_at is not None and not shared
         source = ReplaySource(
