@@ -3,7 +3,7 @@
 Light on purpose (typer only): command modules import it at the top.
 :class:`SocketIOArgs` gathers the values, says which were given (for misuse
 errors) and turns them into keyword arguments for
-:func:`presencectl.transports.socketio_client.socketio_source_from_args`.
+:func:`presencectl.cli.sources.socketio_source_from_args`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ here, with usage errors that name the flags.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from presencectl.errors import UsageError
@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from presencectl.cli.option_groups import ConnectArgs
     from presencectl.transports.base import Source
     from presencectl.transports.mqtt import MqttOptions, MqttSource
+    from presencectl.transports.socketio_client import SocketIOSource
     from presencectl.ui.console import Environment
 
-__all__ = ["BUILDERS", "check_mqtt_options", "duration", "mqtt_source_from_args", "read_file_arg", "read_payload", "read_sends"]
+__all__ = ["BUILDERS", "check_mqtt_options", "duration", "mqtt_source_from_args", "read_file_arg", "read_payload", "read_sends", "socketio_source_from_args"]
 
 def read_file_arg(path: str, what: str) -> bytes:
     """The content of a file named by a flag, less one trailing newline
@@ -308,8 +309,6 @@ def build_websocket(source: str, args: ConnectArgs, env: Environment, warn: Call
 
 
 def build_socketio(source: str, args: ConnectArgs, env: Environment, warn: Callable[[str], None]) -> Source:
-    from presencectl.transports.socketio_client import socketio_source_from_args
-
     return socketio_source_from_args(
         source, **args.sio.source_kwargs(), headers=args.header_lines(), **_connecting(args), warn=warn
     )
@@ -320,7 +319,7 @@ def build_mqtt(source: str, args: ConnectArgs, env: Environment, warn: Callable[
 
 
 def build_webhook(source: str, args: ConnectArgs, env: Environment, warn: Callable[[str], None]) -> Source:
-    from presencectl.transports.binding import check_bind
+    from presencectl.cli.binding import check_bind
     from presencectl.transports.webhook import (
         WebhookOptions,
         WebhookSource,
@@ -347,3 +346,88 @@ BUILDERS: dict[str, Callable[[str, ConnectArgs, Environment, Callable[[str], Non
     "mqtt": build_mqtt,
     "webhook": build_webhook,
 }
+
+
+def socketio_source_from_args(
+    url: str,
+    *,
+    namespace: str | None = None,
+    emits: Iterable[tuple[str, str]] = (),
+    events: Iterable[str] = (),
+    auth: str | None = None,
+    eio: int | str | None = None,
+    headers: Iterable[str] = (),
+    cacert: str | None = None,
+    cert: str | None = None,
+    key: str | None = None,
+    insecure: bool = False,
+    connect_timeout: float = 10.0,
+    warn: Callable[[str], None] | None = None,
+) -> SocketIOSource:
+    """A Socket.IO :class:`~presencectl.transports.base.Source` from command-line values.
+
+    Args:
+        url: ``sio://`` or ``sios://`` (also ``ws://``/``wss://`` given with
+            ``--socketio``); no path means ``/socket.io/``; the query (a token)
+            is sent as given, with ``EIO`` and ``transport`` set.
+        namespace: ``--namespace``, e.g. ``/chat`` (default ``/``).
+        emits: ``--emit EVENT JSON`` pairs, sent in order after every (re)connect.
+        events: ``--event`` names to keep (empty: every event).
+        auth: ``--auth``: a JSON object (v4: the connect payload; v3: query fields).
+        eio: ``--eio`` 3 or 4; None detects it.
+        headers: ``-H 'Name: value'`` lines for the upgrade request.
+        cacert, cert, key, insecure: TLS, for ``sios://``/``wss://`` only.
+        connect_timeout: seconds for the WebSocket and for each handshake step.
+        warn: where warnings go (``env.warn``): skipped binary events.
+
+    Returns:
+        The source, not yet connected: hand it to :class:`presencectl.engine.session.Session`.
+
+    Raises:
+        UsageError: a bad URL, namespace, event name, JSON, header, ``eio``,
+            or TLS options without TLS.
+
+    Example::
+
+        source = socketio_source_from_args("sio://127.0.0.1:5000", namespace="/chat",
+                                           emits=[("SUBSCRIBE", '{"id": 1}')], warn=env.warn)
+    """
+    from presencectl.core.protocols import socketio as sio
+    from presencectl.transports.socketio_client import SocketIOOptions, SocketIOSource
+    from presencectl.transports.ws_client import make_ssl_context, parse_ws_url
+
+    version: int | None = None
+    if eio is not None and str(eio) != "":
+        if str(eio) not in ("3", "4"):
+            raise UsageError(f"bad --eio {eio!r}: expected 3 (Socket.IO 2.x) or 4 (Socket.IO 3 and later)")
+        version = int(eio)
+    ns = sio.check_namespace(namespace) if namespace is not None else "/"
+    checked_emits = []
+    for name, data in emits:
+        if not name:
+            raise UsageError("bad --emit: the event name is empty")
+        checked_emits.append((name, sio.check_json(data, f"--emit {name} JSON")))
+    wanted = list(events)
+    if any(not name for name in wanted):
+        raise UsageError("bad --event: the event name is empty")
+    auth_text = sio.check_json(auth, "--auth", object_only=True) if auth is not None else None
+    secure = parse_ws_url(sio.engine_url(url, sio.EIO4)).secure
+    context = None
+    if secure:
+        context = make_ssl_context(cacert, cert, key, insecure)
+    elif cacert or cert or key or insecure:
+        raise UsageError("--cacert, --cert, --key and --insecure need a sios:// or wss:// URL")
+    return SocketIOSource(
+        SocketIOOptions(
+            url,
+            namespace=ns,
+            emits=checked_emits,
+            events=wanted,
+            auth=auth_text,
+            eio=version,
+            headers=list(headers),
+            ssl_context=context,
+            connect_timeout=connect_timeout,
+            warn=warn,
+        )
+    )

@@ -34,7 +34,7 @@ none), ``topic`` is the event name. What else happens:
 - acknowledgements the server asks for are never sent: a watcher confirms
   nothing on its user's behalf.
 
-Example::
+Example (the builder is the CLI's, :mod:`presencectl.cli.sources`)::
 
     source = socketio_source_from_args(
         "sios://spacesapis-socket.avayacloud.com/socket.io/?token=…&tokenType=jwt",
@@ -51,24 +51,22 @@ from __future__ import annotations
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from presencectl.core.capture import redact_url
 from presencectl.core.events import Frame
 from presencectl.core.protocols import socketio as sio
-from presencectl.errors import UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost
 from presencectl.transports.ws_client import (
     OP_TEXT,
     WsOptions,
     WsSource,
-    make_ssl_context,
     parse_header,
     parse_ws_url,
 )
 
-__all__ = ["SocketIOOptions", "SocketIOSource", "socketio_source_from_args"]
+__all__ = ["SocketIOOptions", "SocketIOSource"]
 
 #: Warnings about skipped binary events stop after this many.
 _MAX_WARNINGS = 5
@@ -76,7 +74,7 @@ _MAX_WARNINGS = 5
 
 @dataclass(slots=True)
 class SocketIOOptions:
-    """How to connect; see :func:`socketio_source_from_args` for the meaning of each."""
+    """How to connect; see :func:`presencectl.cli.sources.socketio_source_from_args` for the meaning of each."""
 
     url: str
     namespace: str = "/"
@@ -413,84 +411,3 @@ class SocketIOSource:
 
 def _shown(text: str) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
-
-
-def socketio_source_from_args(
-    url: str,
-    *,
-    namespace: str | None = None,
-    emits: Iterable[tuple[str, str]] = (),
-    events: Iterable[str] = (),
-    auth: str | None = None,
-    eio: int | str | None = None,
-    headers: Iterable[str] = (),
-    cacert: str | None = None,
-    cert: str | None = None,
-    key: str | None = None,
-    insecure: bool = False,
-    connect_timeout: float = 10.0,
-    warn: Callable[[str], None] | None = None,
-) -> SocketIOSource:
-    """A Socket.IO :class:`~presencectl.transports.base.Source` from command-line values.
-
-    Args:
-        url: ``sio://`` or ``sios://`` (also ``ws://``/``wss://`` given with
-            ``--socketio``); no path means ``/socket.io/``; the query (a token)
-            is sent as given, with ``EIO`` and ``transport`` set.
-        namespace: ``--namespace``, e.g. ``/chat`` (default ``/``).
-        emits: ``--emit EVENT JSON`` pairs, sent in order after every (re)connect.
-        events: ``--event`` names to keep (empty: every event).
-        auth: ``--auth``: a JSON object (v4: the connect payload; v3: query fields).
-        eio: ``--eio`` 3 or 4; None detects it.
-        headers: ``-H 'Name: value'`` lines for the upgrade request.
-        cacert, cert, key, insecure: TLS, for ``sios://``/``wss://`` only.
-        connect_timeout: seconds for the WebSocket and for each handshake step.
-        warn: where warnings go (``env.warn``): skipped binary events.
-
-    Returns:
-        The source, not yet connected: hand it to :class:`presencectl.engine.session.Session`.
-
-    Raises:
-        UsageError: a bad URL, namespace, event name, JSON, header, ``eio``,
-            or TLS options without TLS.
-
-    Example::
-
-        source = socketio_source_from_args("sio://127.0.0.1:5000", namespace="/chat",
-                                           emits=[("SUBSCRIBE", '{"id": 1}')], warn=env.warn)
-    """
-    version: int | None = None
-    if eio is not None and str(eio) != "":
-        if str(eio) not in ("3", "4"):
-            raise UsageError(f"bad --eio {eio!r}: expected 3 (Socket.IO 2.x) or 4 (Socket.IO 3 and later)")
-        version = int(eio)
-    ns = sio.check_namespace(namespace) if namespace is not None else "/"
-    checked_emits = []
-    for name, data in emits:
-        if not name:
-            raise UsageError("bad --emit: the event name is empty")
-        checked_emits.append((name, sio.check_json(data, f"--emit {name} JSON")))
-    wanted = list(events)
-    if any(not name for name in wanted):
-        raise UsageError("bad --event: the event name is empty")
-    auth_text = sio.check_json(auth, "--auth", object_only=True) if auth is not None else None
-    secure = parse_ws_url(sio.engine_url(url, sio.EIO4)).secure
-    context = None
-    if secure:
-        context = make_ssl_context(cacert, cert, key, insecure)
-    elif cacert or cert or key or insecure:
-        raise UsageError("--cacert, --cert, --key and --insecure need a sios:// or wss:// URL")
-    return SocketIOSource(
-        SocketIOOptions(
-            url,
-            namespace=ns,
-            emits=checked_emits,
-            events=wanted,
-            auth=auth_text,
-            eio=version,
-            headers=list(headers),
-            ssl_context=context,
-            connect_timeout=connect_timeout,
-            warn=warn,
-        )
-    )

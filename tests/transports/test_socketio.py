@@ -32,11 +32,12 @@ from presencectl.cli.socketio_options import (
     SocketIOOpt,
     wants_socketio,
 )
+from presencectl.cli.sources import socketio_source_from_args
 from presencectl.core.capture import make_header
 from presencectl.core.events import Frame
 from presencectl.errors import TransportError, UsageError
 from presencectl.transports.base import CannotConnect, ConnectionLost, Source
-from presencectl.transports.socketio_client import SocketIOSource, socketio_source_from_args
+from presencectl.transports.socketio_client import SocketIOSource
 from presencectl.transports.socketio_server import (
     GOING_AWAY,
     NORMAL,

@@ -248,7 +248,7 @@ def replay_cmd(
                 raise UsageError(f"--replay-disconnects does not apply to {to.split(':', 1)[0]}:// targets")
         if serve is not None:
             serve_at = parse_serve(serve, socketio)
-            from presencectl.transports.binding import check_bind
+            from presencectl.cli.binding import check_bind
 
             check_bind(serve_at[0], allow_remote)
 
