@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from presencectl.core.capture import parse_header
 from presencectl.core.decode import loads
 from presencectl.errors import InputNotFound, UsageError
-from presencectl.transports.files import CaptureReader
+from presencectl.transports.files import CaptureReader, cannot_open
 
 if TYPE_CHECKING:
     from presencectl.engine.runner import Pipeline
@@ -86,12 +86,8 @@ class Follower:
                 # A fifo would block the open; a device never ends: nothing to follow by name.
                 raise UsageError(f"--follow reads a regular file; {self.path} is not one")
             fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise InputNotFound(f"{self.path}: no such file") from None
-        except IsADirectoryError:
-            raise InputNotFound(f"{self.path}: is a directory") from None
         except OSError as exc:
-            raise InputNotFound(f"{self.path}: cannot open: {exc.strerror or exc}") from None
+            raise cannot_open(self.path, exc) from None
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             os.close(fd)

@@ -31,7 +31,12 @@ from presencectl.ui.console import Environment, Output
 if TYPE_CHECKING:
     from presencectl.engine.signals import SignalGate
 
-__all__ = ["Counts", "Pipeline", "LimitReached", "run_cat", "feed_lines", "run_blocks", "parallel_workers"]
+__all__ = ["Counts", "Pipeline", "LimitReached", "run_cat", "feed_lines", "run_blocks", "parallel_workers", "open_pipeline", "FLUSH_EVERY"]
+
+#: A capture of a network source (or a regular file) is flushed when the source is
+#: about to wait, and at least this often while a burst goes on (SPEC §5.1); a pipe or
+#: stdin is flushed every frame (nobody tells us when it is about to block).
+FLUSH_EVERY = 0.1
 
 T = TypeVar("T")
 
@@ -516,3 +521,49 @@ class _BlockReader(CaptureReader):
         self.warn = warn
         self.bad_records = 0
         self.header = True if is_capture else None  # type: ignore[assignment]
+
+
+def open_pipeline(
+    make: Callable[[CaptureWriter | None, SignalGate], Pipeline],
+    record: str | None,
+    *,
+    endpoint: str,
+    transport: str,
+    started_wall: float,
+    network: bool,
+    topics: list[str] | None = None,
+    headers: list[str] | None = None,
+    force: bool = False,
+    inputs: Iterable[str] = (),
+) -> tuple[Pipeline, SignalGate]:
+    """The set-up every recording command shares (``tail``/``record``, ``expect``):
+    enter the signal gate first (a signal during set-up waits), open the capture
+    (``record``: its path, or None) with its header, then ``make(recorder, gate)``
+    the pipeline. If anything fails on the way, a capture just begun is removed
+    (the old file, with ``--force``, stays) and the gate is left.
+
+    ``network``: the source is a live connection (flushes every
+    :data:`FLUSH_EVERY` during bursts); else ``inputs[0]`` decides: a regular
+    file the same, stdin or a pipe every frame. The caller calls
+    ``gate.leave()`` when it is ready for a pending signal.
+    """
+    from presencectl.core.capture import make_header
+    from presencectl.engine.signals import SignalGate
+
+    inputs = list(inputs)
+    gate = SignalGate().__enter__()
+    gate.enter()
+    recorder: CaptureWriter | None = None
+    pipeline: Pipeline | None = None
+    try:
+        if record is not None:
+            header = make_header(endpoint, transport, started_wall, topics=topics, headers=headers or None)
+            regular = network or any(path != "-" and os.path.isfile(path) for path in inputs[:1])
+            recorder = CaptureWriter(record, header, force=force, inputs=inputs, flush_every=FLUSH_EVERY if regular else 0.0)
+        pipeline = make(recorder, gate)
+    finally:
+        if pipeline is None:
+            if recorder is not None:
+                recorder.close(keep_empty=False)
+            gate.__exit__()
+    return pipeline, gate

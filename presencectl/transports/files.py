@@ -42,6 +42,15 @@ DEFAULT_MAX_LINE = 16 * 1024 * 1024
 _HEAD = 200
 
 
+def cannot_open(path: str, exc: OSError) -> InputNotFound:
+    """The one error line for an input that cannot be opened (exit 2, SPEC §5)."""
+    if isinstance(exc, FileNotFoundError):
+        return InputNotFound(f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return InputNotFound(f"{path}: is a directory")
+    return InputNotFound(f"{path}: cannot open: {exc.strerror or exc}")
+
+
 def open_input(path: str) -> BinaryIO:
     """Open a file (or ``-`` for stdin) for reading bytes, un-gzipping if needed.
 
@@ -53,12 +62,8 @@ def open_input(path: str) -> BinaryIO:
     else:
         try:
             raw = open(path, "rb", buffering=_CHUNK)  # noqa: SIM115
-        except FileNotFoundError:
-            raise InputNotFound(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputNotFound(f"{path}: is a directory") from None
         except OSError as exc:
-            raise InputNotFound(f"{path}: cannot open: {exc.strerror or exc}") from None
+            raise cannot_open(path, exc) from None
     peek = getattr(raw, "peek", None)
     head = peek(2)[:2] if peek else b""
     if head == _GZIP_MAGIC:

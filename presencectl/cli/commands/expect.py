@@ -127,15 +127,14 @@ def run_expect(
     from presencectl.cli.commands.live import _duration, build_source, source_kind
     from presencectl.cli.option_groups import check_applicable
     from presencectl.cli.options import make_decoder
-    from presencectl.core.capture import make_header, redact_url
+    from presencectl.core.capture import redact_url
     from presencectl.core.expect import Expectation, parse_never, parse_plan
     from presencectl.core.junit import junit_xml
     from presencectl.core.render import RenderOptions, make_renderer
     from presencectl.core.times import seconds_of
-    from presencectl.engine.runner import Pipeline
+    from presencectl.engine.runner import Pipeline, open_pipeline
     from presencectl.engine.session import Session, summarize
-    from presencectl.engine.signals import SignalGate
-    from presencectl.transports.files import CaptureWriter, OutputFile, check_output
+    from presencectl.transports.files import OutputFile, check_output
     from presencectl.ui.console import Output, choose_color
 
     steps = parse_plan(items)
@@ -197,26 +196,18 @@ def run_expect(
             session.deadline_at = expectation.due()
 
     # Signals wait while a frame is recorded and shown (presencectl.engine.signals), as in tail.
-    gate = SignalGate().__enter__()
-    gate.enter()
-    recorder = None
-    pipeline: Pipeline | None = None
-    try:
-        if record is not None:
-            header = make_header(
-                source.endpoint if source is not None else source_text,
-                source.transport if source is not None else "file",
-                started_wall,
-                topics=getattr(source, "topics", None),
-                headers=args.headers or None,
-            )
-            recorder = CaptureWriter(record, header, force=force, inputs=inputs)
-        pipeline = Pipeline(decoder, None, render, out, None, recorder, on_event, gate=gate)
-    finally:
-        if pipeline is None:
-            if recorder is not None:
-                recorder.close(keep_empty=False)
-            gate.__exit__()
+    pipeline, gate = open_pipeline(
+        lambda recorder, gate: Pipeline(decoder, None, render, out, None, recorder, on_event, gate=gate),
+        record,
+        endpoint=source.endpoint if source is not None else source_text,
+        transport=source.transport if source is not None else "file",
+        started_wall=started_wall,
+        network=source is not None,
+        topics=getattr(source, "topics", None),
+        headers=args.headers,
+        force=force,
+        inputs=inputs,
+    )
     summary: str | None = None
     finished = False
     try:

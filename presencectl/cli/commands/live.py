@@ -51,7 +51,6 @@ ForceOpt = Annotated[
 ]
 
 #: Seconds a recorded frame may wait in buffers while a burst goes on (SPEC §5.1: 200 ms at most).
-FLUSH_EVERY = 0.1
 
 
 def source_kind(source: str, listen: bool, socketio: bool = False) -> str:
@@ -144,15 +143,11 @@ def run_live(
     Returns the exit status: 0, or 3 when ``--deadline`` passed first.
     """
     import dataclasses
-    import os
     import time
 
-    from presencectl.core.capture import make_header
     from presencectl.engine.deadline import DeadlinePassed, alarm, deadline_ending
-    from presencectl.engine.runner import Pipeline, run_cat
+    from presencectl.engine.runner import Pipeline, open_pipeline, run_cat
     from presencectl.engine.session import Session, summarize
-    from presencectl.engine.signals import SignalGate
-    from presencectl.transports.files import CaptureWriter
     from presencectl.ui.console import Output
 
     kind = source_kind(source_text, args.listen, args.sio.socketio)
@@ -203,33 +198,18 @@ def run_live(
         # A file source (stdin above all) flushes every event; the live
         # session flushes whenever the network has nothing more buffered.
         out = Output(env.stdout, live=kind == "file")
-    gate = SignalGate().__enter__()
-    gate.enter()  # a signal while the capture is being set up waits for the try below
-    recorder = None
-    pipeline: Pipeline | None = None
-    try:
-        if record is not None:
-            header = make_header(
-                source.endpoint if source is not None else source_text,
-                source.transport if source is not None else "file",
-                time.time(),
-                topics=getattr(source, "topics", None),
-                headers=args.header_lines() or None,
-            )
-            # A network session flushes when it is about to wait, and at least
-            # every FLUSH_EVERY while a burst goes on; a pipe or stdin flushes
-            # every frame (nobody tells us when it is about to block).
-            regular = source is not None or (source_text != "-" and os.path.isfile(source_text))
-            recorder = CaptureWriter(
-                record, header, force=force, inputs=[source_text] if source is None else (),
-                flush_every=FLUSH_EVERY if regular else 0.0,
-            )
-        pipeline = Pipeline(decoder, filt, render, out, limit, recorder, gate=gate)
-    finally:
-        if pipeline is None:
-            if recorder is not None:
-                recorder.close(keep_empty=False)
-            gate.__exit__()
+    pipeline, gate = open_pipeline(
+        lambda recorder, gate: Pipeline(decoder, filt, render, out, limit, recorder, gate=gate),
+        record,
+        endpoint=source.endpoint if source is not None else source_text,
+        transport=source.transport if source is not None else "file",
+        started_wall=time.time(),
+        network=source is not None,
+        topics=getattr(source, "topics", None),
+        headers=args.header_lines(),
+        force=force,
+        inputs=[source_text] if source is None else (),
+    )
     started = time.monotonic()
     table = None
     try:
@@ -298,7 +278,7 @@ def run_live(
             # and any older file untouched.
             never_connected = session is not None and session.state == "connecting"
             pipeline.close(keep_empty=not never_connected)
-            capture = record if recorder is not None and recorder.kept else None
+            capture = record if pipeline.recorder is not None and pipeline.recorder.kept else None
             kept_old = "" if capture or record is None else f"; no frame recorded, {record} left as it was"
             if never_connected:
                 pass  # the error is the one line to say
