@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 from presencectl.core.events import Frame
 from presencectl.errors import TransportError
 
-__all__ = ["Source", "CannotConnect", "ConnectionLost"]
+__all__ = ["Source", "CannotConnect", "ConnectionLost", "os_cause", "tls_verify_failed"]
 
 
 class CannotConnect(TransportError):
@@ -134,3 +134,27 @@ class Source(Protocol):
     def close(self) -> None:
         """Release everything; safe to call twice and after a loss."""
         ...
+
+
+def os_cause(exc: BaseException) -> str:
+    """The cause of a failed socket call in a few lower-case words (every transport says it alike)."""
+    import ssl
+
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by peer"
+    if isinstance(exc, BrokenPipeError):
+        return "connection closed by peer (broken pipe)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
+def tls_verify_failed(exc: BaseException, peer: str) -> str:
+    """The line for a certificate the system does not trust (``peer``: "server", "broker")."""
+    reason = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
+    return (
+        f"TLS certificate verification failed ({reason}); "
+        f"trust the {peer}'s CA with --cacert FILE, or skip the check with --insecure"
+    )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from presencectl.transports.base import os_cause, tls_verify_failed
 from presencectl.transports.urls import MqttUrl
 
 __all__ = [
@@ -197,12 +198,7 @@ def explain_connect_error(exc: BaseException, url: MqttUrl, timeout: float) -> t
     """(cause, fatal) for a failed TCP/TLS connect; cause None for errors we do not know."""
     host = f"{url.host}:{url.port}"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = exc.verify_message or exc.reason or str(exc)
-        return (
-            f"TLS certificate verification failed ({reason}); trust the broker's CA "
-            "with --cacert FILE, or skip the check with --insecure",
-            True,
-        )
+        return tls_verify_failed(exc, "broker"), True
     if isinstance(exc, ssl.CertificateError):  # paho's own host name check
         return f"TLS certificate does not match {url.host!r} ({exc}); --insecure skips the check", True
     if isinstance(exc, ssl.SSLError):
@@ -231,12 +227,6 @@ def explain_connect_error(exc: BaseException, url: MqttUrl, timeout: float) -> t
     if isinstance(exc, ValueError):
         return f"cannot connect to {host}: {exc}", True
     return None, False
-
-
-def os_cause(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[0].lower() + exc.strerror[1:]
-    return str(exc) or type(exc).__name__
 
 
 def credentials(options: MqttOptions, client_id: str, secure: bool) -> tuple[str, str | None, str | None]:

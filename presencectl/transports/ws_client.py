@@ -47,7 +47,7 @@ from presencectl.core.protocols.websocket import (
     says_finished,
 )
 from presencectl.errors import UsageError
-from presencectl.transports.base import CannotConnect, ConnectionLost
+from presencectl.transports.base import CannotConnect, ConnectionLost, os_cause, tls_verify_failed
 from presencectl.transports.urls import split_url
 
 __all__ = ["WsOptions", "WsSource", "parse_header", "parse_ws_url", "make_ssl_context"]
@@ -264,7 +264,7 @@ class WsSource:
                     self._write(OP_TEXT, message.encode("utf-8", "surrogatepass"))
         except OSError as exc:
             self.close()
-            raise CannotConnect(self.endpoint, f"connected, but sending failed: {_os_cause(exc)}") from None
+            raise CannotConnect(self.endpoint, f"connected, but sending failed: {os_cause(exc)}") from None
         detail = f"HTTP {ws.status}"
         if ws.subprotocol:
             detail += f", subprotocol {ws.subprotocol}"
@@ -337,7 +337,7 @@ class WsSource:
             return
         except OSError as exc:
             self._drop()
-            raise ConnectionLost(self.endpoint, _os_cause(exc)) from None
+            raise ConnectionLost(self.endpoint, os_cause(exc)) from None
         if not data:
             self._drop()
             raise ConnectionLost(self.endpoint, "the server closed the connection without a close frame")
@@ -378,7 +378,7 @@ class WsSource:
             self._write(opcode, payload)
         except OSError as exc:
             self._drop()
-            raise ConnectionLost(self.endpoint, f"sending failed: {_os_cause(exc)}") from None
+            raise ConnectionLost(self.endpoint, f"sending failed: {os_cause(exc)}") from None
 
     def _write(self, opcode: int, payload: bytes) -> None:
         """Send one masked frame (a client masks every frame, RFC 6455 §5.3)."""
@@ -423,18 +423,6 @@ def _text_frame(payload: bytes, t: float) -> Frame:
         return Frame(payload, t)  # kept byte-exact, shown as unparsed
 
 
-def _os_cause(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset by peer"
-    if isinstance(exc, BrokenPipeError):
-        return "connection closed by peer (broken pipe)"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[0].lower() + exc.strerror[1:]
-    return str(exc) or type(exc).__name__
-
-
 def _explain_connect_error(exc: BaseException, source: WsSource, websocket) -> tuple[str | None, bool]:  # type: ignore[no-untyped-def]
     """(cause, fatal) for a failed connect; cause None for errors we do not know."""
     host = f"{source.url.host}:{source.url.port}"
@@ -452,12 +440,7 @@ def _explain_connect_error(exc: BaseException, source: WsSource, websocket) -> t
         reason = inner.strerror if isinstance(inner, OSError) and inner.strerror else str(inner)
         return f"DNS lookup of {source.url.host!r} failed ({reason})", False
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = exc.verify_message or exc.reason or str(exc)
-        return (
-            f"TLS certificate verification failed ({reason}); "
-            "trust the server's CA with --cacert FILE, or skip the check with --insecure",
-            True,
-        )
+        return tls_verify_failed(exc, "server"), True
     if isinstance(exc, ssl.SSLError):
         return f"TLS handshake failed ({exc.reason or exc})", False
     if isinstance(exc, websocket.WebSocketProxyException):
@@ -467,9 +450,9 @@ def _explain_connect_error(exc: BaseException, source: WsSource, websocket) -> t
     if isinstance(exc, TimeoutError | websocket.WebSocketTimeoutException):
         return f"timed out after {timeout:g} s connecting to {host} (host unreachable or not answering)", False
     if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-        return f"{host} is unreachable ({_os_cause(exc)})", False
+        return f"{host} is unreachable ({os_cause(exc)})", False
     if isinstance(exc, OSError):
-        return f"cannot connect to {host}: {_os_cause(exc)}", False
+        return f"cannot connect to {host}: {os_cause(exc)}", False
     if isinstance(exc, websocket.WebSocketConnectionClosedException):
         hint = ""
         if source.url.secure and not source.options.client_cert:
