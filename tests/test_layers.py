@@ -128,3 +128,20 @@ def test_the_check_catches_an_upward_import(tmp_path):
     bad.write_text("def f():\n    from presencectl.engine.runner import Pipeline\n    return Pipeline\n")
     assert imports(bad, "presencectl.core.bad") == {"presencectl.engine.runner"}
     assert layer("presencectl.engine.runner") not in ALLOWED["core"]
+
+
+def _third_party(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(n for n in modules() if layer(n) not in ("cli", "entry")))
+def test_only_the_cli_knows_typer(name):
+    """Flags are the CLI's business: below it, nothing imports Typer or Click."""
+    assert not _third_party(modules()[name]) & {"typer", "click"}
