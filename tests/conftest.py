@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# A suite started in the background from a script (`python -m pytest &`) inherits
+# SIGINT ignored, and the CLI keeps an inherited SIG_IGN on purpose (SignalGate:
+# `cmd &` in a script must not die of the terminal's Ctrl-C). The tests that send
+# SIGINT to the CLI would then wait forever: give the children the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
