@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
+
+# Run from a script in the background (`nohup bench.py &`), SIGINT arrives ignored and
+# the CLI keeps it so (SignalGate): the benchmarks that stop a server with SIGINT would
+# wait for it forever. Their children get the default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
