@@ -462,7 +462,8 @@ class Cli:
             cwd=ROOT,
         )
         self.stderr_lines: list[str] = []
-        self.stdout = b""
+        self._out = bytearray()
+        self.stdout_lines = 0
         self._changed = threading.Condition()
         self._err_thread = threading.Thread(target=self._read_stderr, daemon=True)
         self._out_thread = threading.Thread(target=self._read_stdout, daemon=True)
@@ -478,12 +479,17 @@ class Cli:
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
-        chunks = []
         for chunk in iter(lambda: self.proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
-            chunks.append(chunk)
             with self._changed:
-                self.stdout = b"".join(chunks)
+                self._out += chunk  # (appended, not re-joined: a long stream stays linear)
+                self.stdout_lines += chunk.count(b"\n")
                 self._changed.notify_all()
+
+    @property
+    def stdout(self) -> bytes:
+        """What the CLI wrote to stdout so far (all of it after :meth:`finish`)."""
+        with self._changed:
+            return bytes(self._out)
 
     @property
     def stderr(self) -> str:
@@ -494,7 +500,7 @@ class Cli:
         self._wait(lambda: text in self.stderr, timeout, f"stderr to contain {text!r}")
 
     def wait_stdout_lines(self, count: int, timeout: float = 20) -> None:
-        self._wait(lambda: self.stdout.count(b"\n") >= count, timeout, f"{count} stdout lines")
+        self._wait(lambda: self.stdout_lines >= count, timeout, f"{count} stdout lines")
 
     def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -506,7 +512,7 @@ class Cli:
                     if check():
                         return
                     raise AssertionError(
-                        f"waited for {what}; exit={self.proc.poll()} stderr={self.stderr!r} stdout={self.stdout[-2000:]!r}"
+                        f"waited for {what}; exit={self.proc.poll()} stderr={self.stderr!r} stdout={bytes(self._out[-2000:])!r}"
                     )
                 self._changed.wait(min(left, 0.2))
 
@@ -521,8 +527,13 @@ class Cli:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"the CLI did not exit; stderr={self.stderr!r}") from None
-        self._err_thread.join(5)
-        self._out_thread.join(5)
+        # The readers end at EOF, which the exit brings; a reader still running
+        # after that would leave stdout/stderr cut short, so say so (never a
+        # silently shorter output that looks like lost lines).
+        for name, thread in (("stderr", self._err_thread), ("stdout", self._out_thread)):
+            thread.join(60)
+            if thread.is_alive():
+                raise AssertionError(f"the CLI exited but its {name} did not end within 60 s (a child holds it?)")
         return status
 
     def __enter__(self) -> Cli:
