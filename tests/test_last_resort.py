@@ -108,11 +108,10 @@ def test_a_bug_after_the_reader_left_is_a_quiet_exit_0():
 
 def test_a_usage_error_without_a_context_names_the_command_path():
     """Click raises some usage errors before a context exists; the hint still names the command typed."""
+    import typer
     from typer._click.exceptions import UsageError
 
     from presencectl.cli.main import app, usage_message
-
-    import typer
 
     command = typer.main.get_command(app)
     argv = sys.argv
