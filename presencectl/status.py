@@ -18,3 +18,5 @@ class ExitStatus(IntEnum):
     DEADLINE = 3
     #: Ctrl-C.
     INTERRUPTED = 130
+    #: SIGTERM (``kill``, a CI job's timeout, systemd stop).
+    TERMINATED = 143

@@ -85,6 +85,17 @@ def require_binary(name: str) -> str:
     return path
 
 
+def modules_loaded_by(code: str) -> set[str]:
+    """The modules a fresh interpreter loads while it runs ``code``.
+
+    Only what ``code`` pulled in: whatever the interpreter had loaded before
+    it (site hooks, e.g. coverage's subprocess start-up in ``tools/coverage.sh``)
+    is not counted against the code under test.
+    """
+    probe = f"import sys\n_before = set(sys.modules)\n{code}\nprint('\\n'.join(set(sys.modules) - _before))"
+    return set(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=cli_env()).stdout.split())
+
+
 def assert_no_traceback(result: subprocess.CompletedProcess[bytes]) -> None:
     """No Python traceback leaked to the user."""
     assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")

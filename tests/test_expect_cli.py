@@ -21,7 +21,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_no_traceback, cli_env, fixture, free_port, run_cli
+from tests.conftest import (
+    assert_no_traceback,
+    cli_env,
+    fixture,
+    free_port,
+    modules_loaded_by,
+    run_cli,
+)
 from tests.live_support import Cli, WsServer, hold, no_proxy_env
 from tests.mqtt_support import Brokers
 
@@ -392,10 +399,7 @@ def test_expect_help_loads_no_transport():
         "from presencectl.__main__ import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try:\n        main()\n    except SystemExit:\n        pass\n"
-        "print('\\n'.join(sys.modules))"
     )
-    import sys
-
-    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=cli_env()).stdout.split()
+    modules = modules_loaded_by(code)
     assert not {m for m in modules if m.split(".")[0] in ("paho", "websocket", "websockets", "socketio", "engineio")}
     assert "presencectl.core.expect" not in modules

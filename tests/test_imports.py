@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from tests.conftest import modules_loaded_by as loaded_after
+
 HEAVY = ("typer", "paho", "websocket", "websockets", "socketio", "engineio", "rich.console")
-
-
-def loaded_after(code: str) -> set[str]:
-    probe = code + "\nimport sys\nprint('\\n'.join(sys.modules))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    return set(out.split())
 
 
 def test_core_imports_no_cli_or_transport_library():

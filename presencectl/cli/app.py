@@ -140,9 +140,16 @@ def deprecated(env: Environment, old: str, new: str, why: str) -> None:
 
 
 def guarded(env: Environment, body: Callable[[], T]) -> T:
-    """Run a command body: domain errors → one line + exit code; Ctrl-C → 130."""
+    """Run a command body: domain errors → one line + exit code; Ctrl-C → 130, SIGTERM → 143.
+
+    Every command runs its body here, so SIGTERM ends each of them the way
+    Ctrl-C does (its clean-up and summary run) instead of killing it where it stands.
+    """
+    from presencectl.engine.signals import Terminated, sigterm_raises
+
     try:
-        return body()
+        with sigterm_raises():
+            return body()
     except PresenceError as exc:
         if _state["traceback"]:
             raise
@@ -150,6 +157,8 @@ def guarded(env: Environment, body: Callable[[], T]) -> T:
         raise typer.Exit(int(exc.exit_status)) from None
     except KeyboardInterrupt:
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+    except Terminated:
+        raise typer.Exit(int(ExitStatus.TERMINATED)) from None
     except BrokenPipeError:
         from presencectl.cli.pipes import quiet_stdout
 

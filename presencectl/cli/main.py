@@ -41,6 +41,8 @@ def run(probe: int | None = None) -> NoReturn:
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
     from typer.exceptions import Abort
 
+    from presencectl.engine.signals import Terminated
+
     command = typer.main.get_command(app)
     if probe is None:
         probe = pipes.stdout_probe()
@@ -60,6 +62,8 @@ def run(probe: int | None = None) -> NoReturn:
         code = int(ExitStatus.ERROR)
     except KeyboardInterrupt:
         code = int(ExitStatus.INTERRUPTED)
+    except Terminated:
+        code = int(ExitStatus.TERMINATED)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if not isinstance(exc.code, (int, type(None))):

@@ -19,7 +19,6 @@ import gzip
 import heapq
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,26 +32,6 @@ from presencectl.transports.files import CaptureReader, OutputFile
 __all__ = ["CaptureOutput", "SliceResult", "slice_capture", "MergeResult", "merge_captures", "AnonymiseResult", "anonymise_capture", "open_capture"]
 
 Warn = Callable[[str], None]
-
-
-@contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """SIGTERM raises :class:`~presencectl.engine.session.Terminated` here (the caller exits 143).
-
-    So a terminated tool throws its half-written output away like Ctrl-C does.
-    """
-    import signal
-
-    from presencectl.engine.session import Terminated
-
-    def on_term(signum: int, frame: object) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class CaptureOutput:

@@ -9,6 +9,7 @@ The ``--serve`` test server is in :mod:`presencectl.engine.replay_server`.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from presencectl.core.events import Event, Frame, Marker
 from presencectl.core.filters import Filter
 from presencectl.core.player import Player, TimingStats
 from presencectl.core.replay import ReplayOptions, Schedule, Scheduled, Timing, format_offset
+from presencectl.engine.signals import Terminated, exception_for
 from presencectl.errors import TransportError
 from presencectl.transports.files import DEFAULT_MAX_LINE, CaptureReader
 from presencectl.transports.targets import Target
@@ -348,22 +350,32 @@ def _summarise(schedule: Schedule, player: Player, elapsed: float) -> Summary:
 
 
 class _CtrlC:
-    """Ctrl-C between frames, so the summary counts exactly what went out.
+    """Ctrl-C (or SIGTERM) between frames, so the summary counts exactly what went out.
 
-    While installed, SIGINT interrupts a sleep at once; during a delivery it
-    is noted and acted on right after (a second Ctrl-C does not wait).
+    While installed, SIGINT/SIGTERM interrupts a sleep at once; during a
+    delivery it is noted and acted on right after (a second one does not
+    wait). It raises KeyboardInterrupt or Terminated
+    (:func:`~presencectl.engine.signals.exception_for`): exit 130 or 143.
     """
 
     def __init__(self) -> None:
         self.pressed = False
         self.sleeping = False
-        self._previous: Any = None
+        self.signum = signal.SIGINT
+        self._previous: dict[int, Any] = {}
 
     def _handler(self, signum: int, frame: Any) -> None:
         already = self.pressed
+        if not already:
+            self.signum = signum
         self.pressed = True
         if self.sleeping or already:
-            raise KeyboardInterrupt
+            raise exception_for(self.signum)
+
+    def stop_if_pressed(self) -> None:
+        """Raise the noted signal's exception (a delivery just ended)."""
+        if self.pressed:
+            raise exception_for(self.signum)
 
     def clock(self, clock: RealClock) -> Any:
         guard = self
@@ -375,8 +387,7 @@ class _CtrlC:
             def sleep_until(deadline: float) -> None:
                 guard.sleeping = True
                 try:
-                    if guard.pressed:
-                        raise KeyboardInterrupt
+                    guard.stop_if_pressed()
                     clock.sleep_until(deadline)
                 finally:
                     guard.sleeping = False
@@ -384,18 +395,16 @@ class _CtrlC:
         return _Clock()
 
     def __enter__(self) -> _CtrlC:
-        import signal
-
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) is not signal.SIG_IGN:  # (nohup, `cmd &`: stays ignored)
+                    self._previous[signum] = signal.signal(signum, self._handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import signal
-
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
 
 
 def _play(
@@ -444,16 +453,15 @@ def _play(
                 view.loop = item.loop
                 view.done = 0
             view.done += 1
-        if ctrl_c.pressed:
-            raise KeyboardInterrupt
+        ctrl_c.stop_if_pressed()
 
     started = time.monotonic()
-    interrupted = False
+    interrupted: BaseException | None = None
     try:
         with ctrl_c:
             player.run(step)
-    except KeyboardInterrupt:
-        interrupted = True
+    except (KeyboardInterrupt, Terminated) as exc:
+        interrupted = exc
     except done:
         pass
     except BaseException:
@@ -470,13 +478,13 @@ def _play(
         view.stop()
     summary = _summarise(schedule, player, time.monotonic() - started)
     summary.frames = sent
-    summary.interrupted = interrupted
+    summary.interrupted = interrupted is not None
     try:
         summary.extra = finish()
     finally:
         env.note(summary.line(where, replay.options.speed))
-    if interrupted:
-        raise KeyboardInterrupt
+    if interrupted is not None:
+        raise interrupted
 
 
 def replay_to_target(

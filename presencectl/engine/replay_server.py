@@ -31,6 +31,7 @@ from presencectl.engine.replay import (
     limit_frames,
     plural,
 )
+from presencectl.engine.signals import Terminated
 from presencectl.transports.ws_server import GOING_AWAY, NORMAL, ServedClient, WebSocketServer
 from presencectl.ui.console import Environment
 
@@ -337,14 +338,14 @@ def run_server(env: Environment, server: ReplayServer, *, progress: bool) -> Non
         view = Progress(env, f"serving {server.url}", replay.options.speed, None)
         view.clients = lambda: server.clients
         view.start()
-    interrupted = False
+    interrupted: BaseException | None = None
     try:
         while not server.wait(0.1):
             if view is not None:
                 view.sent = server.frames
                 view.offset = server.offset
-    except KeyboardInterrupt:
-        interrupted = True
+    except (KeyboardInterrupt, Terminated) as exc:  # (SIGTERM: cli.app.guarded)
+        interrupted = exc
     finally:
         if view is not None:
             view.stop()
@@ -353,7 +354,7 @@ def run_server(env: Environment, server: ReplayServer, *, progress: bool) -> Non
             frames=server.frames,
             elapsed=time.monotonic() - (server.started_at or time.monotonic()),
             timing=server.stats,
-            interrupted=interrupted,
+            interrupted=interrupted is not None,
         )
         first = server.first_schedule
         if first is not None:
@@ -366,5 +367,5 @@ def run_server(env: Environment, server: ReplayServer, *, progress: bool) -> Non
         if server.shared:
             where += f" ({server.deliveries:,} deliveries)"
         env.note(summary.line(where, replay.options.speed, "served"))
-    if interrupted:
-        raise KeyboardInterrupt
+    if interrupted is not None:
+        raise interrupted

@@ -531,11 +531,13 @@ def _reuse_large_buffers() -> None:
 
 
 def _ignore_sigint() -> None:
-    # Ctrl-C is the parent's to handle (it terminates the pool); a worker
-    # printing its own KeyboardInterrupt traceback would break SPEC §5.
+    # Ctrl-C and SIGTERM are the parent's to handle (it terminates the pool,
+    # with SIGTERM); a worker printing its own KeyboardInterrupt or
+    # Terminated traceback would break SPEC §5.
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run_block(block: bytes | FileSpan, index: int) -> tuple:

@@ -12,7 +12,8 @@ the caller polls :attr:`SignalGate.pending` itself (the live session does,
 between short waits, and first drains what the source already holds).
 
 SIGINT raises ``KeyboardInterrupt`` (exit 130), SIGTERM :class:`Terminated`
-(exit 143). The capture is closed once, by the caller's ``finally``, which
+(exit 143); outside a gate, :func:`sigterm_raises` (which every command runs
+under, through ``cli.app.guarded``) makes SIGTERM end a command like Ctrl-C. The capture is closed once, by the caller's ``finally``, which
 runs inside a critical section too.
 """
 
@@ -20,9 +21,11 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["SignalGate", "Terminated"]
+__all__ = ["SignalGate", "Terminated", "exception_for", "sigterm_raises"]
 
 
 class Terminated(BaseException):
@@ -31,6 +34,31 @@ class Terminated(BaseException):
     A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the
     way up swallows it.
     """
+
+
+def exception_for(signum: int) -> BaseException:
+    """What a signal becomes: SIGTERM :class:`Terminated` (143), else KeyboardInterrupt (130)."""
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` (like Ctrl-C raises
+    KeyboardInterrupt), so every command ends a kill the way it ends Ctrl-C:
+    its clean-up and summary run, exit 143. The main thread only; a SIGTERM
+    ignored by whoever started us (``nohup``) stays ignored."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class SignalGate:
@@ -89,6 +117,4 @@ class SignalGate:
         signum, self.pending = self.pending, None
         if signum is None:
             return
-        if signum == signal.SIGTERM:
-            raise Terminated
-        raise KeyboardInterrupt
+        raise exception_for(signum)

@@ -230,9 +230,7 @@ def test_built_frames_read_back(size, mask):
 
 
 def test_the_module_is_pure():
-    import subprocess
-    import sys
+    from tests.conftest import modules_loaded_by
 
-    probe = "import presencectl.core.protocols.websocket, sys; print('\\n'.join(sys.modules))"
-    loaded = set(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split())
+    loaded = modules_loaded_by("import presencectl.core.protocols.websocket")
     assert not loaded & {"socket", "ssl", "select", "selectors", "websocket", "websockets", "presencectl.transports"}

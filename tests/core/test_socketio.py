@@ -429,10 +429,8 @@ def test_any_input_never_raises(frames):
 
 
 def test_the_core_module_stays_pure():
-    import subprocess
-    import sys
+    from tests.conftest import modules_loaded_by
 
-    code = "import sys, presencectl.core.protocols.socketio\nprint('\\n'.join(sys.modules))"
-    modules = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    modules = modules_loaded_by("import presencectl.core.protocols.socketio")
     heavy = {"typer", "websocket", "websockets", "socketio", "engineio", "werkzeug", "socket", "ssl"}
     assert not {m for m in modules if m.split(".")[0] in heavy}

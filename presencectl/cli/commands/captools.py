@@ -34,15 +34,9 @@ CaptureArg = Annotated[str, typer.Argument(metavar="CAPTURE", help="Capture file
 
 
 def run_tool(env: Environment, body: Callable[[], object]) -> object:
-    """Run a tool's body: errors as one line, Ctrl-C 130, SIGTERM 143 (no half-written output either way)."""
-    from presencectl.engine.captools import sigterm_raises
-    from presencectl.engine.session import Terminated
-
-    try:
-        with sigterm_raises():
-            return guarded(env, body)
-    except Terminated:
-        raise typer.Exit(143) from None
+    """Run a tool's body through :func:`guarded`: errors as one line, Ctrl-C 130,
+    SIGTERM 143 (no half-written output either way: :class:`CaptureOutput`)."""
+    return guarded(env, body)
 
 
 def _name(path: str) -> str:

@@ -294,13 +294,8 @@ def run_live(
 
 
 def _guard(env: Environment, body: Any) -> None:
-    """Run a command body: errors as :func:`guarded`, SIGTERM → 143, a returned status ≠ 0 → that exit."""
-    from presencectl.engine.session import Terminated
-
-    try:
-        status = guarded(env, body)
-    except Terminated:
-        raise typer.Exit(143) from None
+    """Run a command body through :func:`guarded`; a returned status ≠ 0 → that exit."""
+    status = guarded(env, body)
     if status:
         raise typer.Exit(int(status))
 
