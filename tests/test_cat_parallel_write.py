@@ -79,20 +79,3 @@ def test_a_signal_while_workers_write_ends_with_its_code_and_a_prefix_of_the_out
     assert b"Traceback" not in err
     got = head + out
     assert whole.startswith(got) and len(got) < len(whole)
-
-
-def test_into_a_file_opened_for_appending_after_what_it_holds(big, tmp_path):
-    """`cat SMALL BIG SMALL >> out`: the workers' writes and this process's share the file offset."""
-    small = FIXTURES / "samples" / "span-activity.ndjson"
-    outputs = {}
-    for jobs in ("1", "2"):
-        out = tmp_path / f"out{jobs}"
-        out.write_bytes(b"already here\n")
-        with out.open("ab") as f:
-            proc = subprocess.run(
-                [sys.executable, "-m", "presencectl", "cat", str(small), str(big), str(small), "-f", "raw"],
-                stdout=f, stderr=subprocess.PIPE, env=cli_env(PRESENCECTL_JOBS=jobs), timeout=300,
-            )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        outputs[jobs] = out.read_bytes()
-    assert outputs["1"].startswith(b"already here\n") and outputs["2"] == outputs["1"]
