@@ -10,8 +10,6 @@ read by one process, some by the workers) and where the write can fail
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 
@@ -57,25 +55,3 @@ def test_a_reader_that_leaves_early_ends_the_workers_quietly(big, jobs):
     assert len(head) == 1000
     assert code == 0, err[-2000:]
     assert err == b""
-
-
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_while_workers_write_ends_with_its_code_and_a_prefix_of_the_output(big, sig, code):
-    """What was written is the start of the whole output (a worker may be stopped mid-block)."""
-    whole = run_cli("cat", str(big), "-f", "json", env=cli_env(PRESENCECTL_JOBS="1"), timeout=300).stdout
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "presencectl", "cat", str(big), "-f", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(PRESENCECTL_JOBS="2"),
-    )
-    assert proc.stdout is not None
-    head = b""
-    while len(head) < 1000:  # the workers are writing: the parent waits in run_blocks
-        chunk = os.read(proc.stdout.fileno(), 1000)  # (unbuffered: communicate() reads the fd)
-        assert chunk, "cat ended before the signal"
-        head += chunk
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == code, err[-2000:]
-    assert b"Traceback" not in err
-    got = head + out
-    assert whole.startswith(got) and len(got) < len(whole)
