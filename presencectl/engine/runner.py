@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from presencectl.core.decode import Decoder
 from presencectl.core.events import Event, Frame, Marker
@@ -427,7 +427,6 @@ def run_blocks(
     workers: int,
     work: Callable[[CaptureReader, list[bytes]], T],
     collect: Callable[[T], None],
-    out_fd: int | None = None,
 ) -> None:
     """Process a file's blocks of lines in forked workers; results come back in file order.
 
@@ -435,24 +434,19 @@ def run_blocks(
     block as bytes or a list of lines, to :func:`feed_lines`) and returns something picklable;
     ``collect(result)`` runs here, block after block. At most two blocks per
     worker are in flight, so memory stays flat; Ctrl-C is the parent's.
-
-    With ``out_fd``, ``work`` returns ``(data, result)``: the worker writes
-    ``data`` to ``out_fd`` itself, when every block before its own has been
-    written (:class:`_Turns`), and only ``result`` comes back. The output
-    then does not travel through a pipe to this process and out again.
     """
     import multiprocessing
     from collections import deque
 
     global _JOB
-    context = multiprocessing.get_context("fork")
-    turns = _Turns(context, out_fd) if out_fd is not None else None
     # Forked workers inherit it; they read an uncompressed file's blocks themselves (FileSpan).
-    _JOB = (work, reader.is_capture, reader.name, reader.stream.fileno() if reader.path != "-" else None, turns)
+    _JOB = (work, reader.is_capture, reader.name, reader.stream.fileno() if reader.path != "-" else None)
     _reuse_large_buffers()
     # A worker is replaced after WORKER_BLOCKS blocks: whatever it accumulates
     # (allocator fragmentation, caches of rich for -v) cannot grow with the file.
-    pool = context.Pool(workers, initializer=_ignore_sigint, maxtasksperchild=WORKER_BLOCKS)
+    pool = multiprocessing.get_context("fork").Pool(
+        workers, initializer=_ignore_sigint, maxtasksperchild=WORKER_BLOCKS
+    )
     try:
         pending: deque = deque()
 
@@ -462,8 +456,8 @@ def run_blocks(
                 env.warn(message)
             collect(result)
 
-        for index, block in enumerate(reader.chunks(spans=True)):
-            pending.append(pool.apply_async(_run_block, (block, index)))
+        for block in reader.chunks(spans=True):
+            pending.append(pool.apply_async(_run_block, (block,)))
             if len(pending) >= 2 * workers:
                 take()
         while pending:
@@ -473,40 +467,6 @@ def run_blocks(
         pool.terminate()
         pool.join()
         _JOB = None
-
-
-class _Turns:
-    """Workers write their blocks' output in file order: block ``k`` waits until
-    block ``k - 1`` is written (or has failed: a failure passes the turn on too,
-    and the parent, taking results in order, meets it first)."""
-
-    def __init__(self, context: Any, fd: int) -> None:
-        self.fd = fd
-        self.next = context.RawValue("q", 0)
-        self.cond = context.Condition()
-
-    def write(self, index: int, data: bytes) -> None:
-        """Write ``data`` for block ``index`` once its turn has come.
-
-        Raises:
-            OSError: the write failed (BrokenPipeError: the reader left).
-        """
-        cond = self.cond
-        with cond:
-            while self.next.value != index:
-                cond.wait()
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self.fd, view) :]
-        finally:
-            with cond:
-                self.next.value = index + 1
-                cond.notify_all()
-
-    def skip(self, index: int) -> None:
-        """Block ``index`` failed before writing: pass the turn on when it comes."""
-        self.write(index, b"")
 
 
 def _reuse_large_buffers() -> None:
@@ -540,69 +500,43 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _run_block(block: bytes | FileSpan, index: int) -> tuple:
+def _run_block(block: bytes | FileSpan) -> tuple:
     assert _JOB is not None
-    work, is_capture, name, fd, turns = _JOB
+    work, is_capture, name, fd = _JOB
     warnings: list[str] = []
-    try:
-        if type(block) is FileSpan:
-            block = read_span(fd, block)
-        # (an OverlongLine is one line; any other block is split by feed_lines)
-        lines = [block] if type(block) is OverlongLine else block
-        result = work(_BlockReader(is_capture, name, warnings.append), lines)
-    except BaseException:
-        if turns is not None:
-            turns.skip(index)
-        raise
-    if turns is not None:
-        data, result = result
-        turns.write(index, data)
+    if type(block) is FileSpan:
+        block = read_span(fd, block)
+    # (an OverlongLine is one line; any other block is split by feed_lines)
+    lines = [block] if type(block) is OverlongLine else block
+    result = work(_BlockReader(is_capture, name, warnings.append), lines)
     return result, warnings
 
 
 def _cat_parallel(env: Environment, reader: CaptureReader, pipeline: Pipeline, workers: int) -> None:
-    """Decode and render in workers; the rendered blocks are written in order
-    by the workers themselves when the output is a file descriptor, else here."""
+    """Decode and render in workers; write the rendered blocks here in order."""
     decoder, filt, render = pipeline.decoder, pipeline.filter, pipeline.render
     counts = pipeline.counts
     output = pipeline.output
     assert output is not None
-    out_fd = _output_fd(output)
-    if out_fd is not None:
-        output.flush()  # what earlier files left queued goes first
 
     def work(block_reader: CaptureReader, lines: list[bytes]) -> tuple:
         parts: list[bytes] = []
         local = Pipeline(decoder, filt, render, _Collect(parts))  # type: ignore[arg-type]
         feed_lines(block_reader, lines, local)
         c = local.counts
-        data = b"".join(parts)
-        result = (c.frames, c.events, c.shown, c.unparsed, c.markers)
-        return (data, result) if out_fd is not None else (data, *result)
+        return b"".join(parts), c.frames, c.events, c.shown, c.unparsed, c.markers
 
     def collect(result: tuple) -> None:
-        if out_fd is None:
-            data, *result = result  # type: ignore[assignment]
-            if data:
-                output.write(data)
-        frames, events, shown, unparsed, markers = result
+        data, frames, events, shown, unparsed, markers = result
         counts.frames += frames
         counts.events += events
         counts.shown += shown
         counts.unparsed += unparsed
         counts.markers += markers
+        if data:
+            output.write(data)
 
-    run_blocks(env, reader, workers, work, collect, out_fd)
-
-
-def _output_fd(output: Output) -> int | None:
-    """The file descriptor under ``output`` when workers may write to it directly, else None."""
-    if type(output) is not Output:
-        return None
-    try:
-        return output.stream.fileno()
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        return None
+    run_blocks(env, reader, workers, work, collect)
 
 
 class _Collect:
