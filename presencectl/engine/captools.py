@@ -27,7 +27,7 @@ import orjson
 from presencectl.core.capture import FORMAT_VERSION, Header, decode_record, encode_header
 from presencectl.core.events import Marker
 from presencectl.errors import UsageError
-from presencectl.transports.files import CaptureReader, OutputFile
+from presencectl.transports.files import CaptureReader, OutputFile, write_error
 
 __all__ = ["CaptureOutput", "SliceResult", "slice_capture", "MergeResult", "merge_captures", "AnonymiseResult", "anonymise_capture", "open_capture"]
 
@@ -55,7 +55,10 @@ class CaptureOutput:
         """One record line (a newline is added if it lacks one)."""
         if not line.endswith(b"\n"):
             line += b"\n"
-        self._file.write(line)
+        try:
+            self._file.write(line)
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
         self.lines += 1
 
     def finish(self) -> None:
@@ -63,11 +66,10 @@ class CaptureOutput:
         try:
             if self._gz is not None:
                 self._gz.close()
+            self._out.file.flush()
         except OSError as exc:
             self.abort()
-            from presencectl.errors import PresenceError
-
-            raise PresenceError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
+            raise write_error(self.path, exc) from None
         self._out.close(keep=True)
 
     def abort(self) -> None:
@@ -77,7 +79,10 @@ class CaptureOutput:
                 self._gz.close()
         except OSError:
             pass
-        self._out.close(keep=False)
+        try:
+            self._out.close(keep=False)
+        except OSError:
+            pass  # (the buffered rest cannot be written either: it is thrown away with the file)
 
     def __enter__(self) -> CaptureOutput:
         return self
@@ -116,6 +121,13 @@ def _parse(line: bytes) -> Any:
         return decode_record(line)
     except ValueError:
         return None
+
+
+def _left_out(bad: int, where: str, warn: Warn) -> None:
+    """The one warning for lines that are not capture records (every tool says it alike)."""
+    if bad:
+        what = "line that is not a capture record" if bad == 1 else "lines that are not capture records"
+        warn(f"{where}: left out {bad:,} {what}")
 
 
 def _unreadable(line: bytes, name: str, result: Any, warn: Warn) -> None:
@@ -232,7 +244,7 @@ def slice_capture(
                     t = prev
                 if t is not None:
                     assert lo is not None
-                    if t < lo:
+                    if start is not None and t < lo:  # (no --from: nothing is before the window)
                         result.outside += 1
                         continue
                     if hi is not None and t > hi:
@@ -250,8 +262,7 @@ def slice_capture(
         out.finish()
     finally:
         reader.close()
-    if result.bad:
-        warn(f"{reader.name}: {result.bad} lines are not capture records: left out")
+    _left_out(result.bad, reader.name, warn)
     return result
 
 
@@ -349,10 +360,10 @@ def merge_captures(paths: list[str], out_path: str, *, force: bool, warn: Warn) 
         for r in readers:
             r.close()
     if result.backwards:
-        warn(f"{result.backwards} records are earlier than the record before them in their own file: "
+        which = "record is" if result.backwards == 1 else "records are"
+        warn(f"{result.backwards:,} {which} earlier than the record before them in their own file: "
              "the merged capture is in time order only as far as its inputs are")
-    if result.bad:
-        warn(f"{result.bad} lines are not capture records: left out")
+    _left_out(result.bad, "the inputs", warn)
     return result
 
 
@@ -408,6 +419,7 @@ def anonymise_capture(
         out.finish()
     finally:
         reader.close()
+    _left_out(result.bad, reader.name, warn)
     return result
 
 

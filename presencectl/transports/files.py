@@ -307,6 +307,11 @@ class CaptureReader:
             self.stream.close()
 
 
+def write_error(path: str, exc: OSError) -> PresenceError:
+    """The one error line for an output file that cannot be written (a full disk, ``-o /dev/full``)."""
+    return PresenceError(f"{path}: write error: {exc.strerror or exc}")
+
+
 class FileSpan(NamedTuple):
     """A block of a file by place: ``length`` bytes at ``offset`` (see ``CaptureReader.chunks``)."""
 
@@ -544,7 +549,7 @@ class CaptureWriter:
         try:
             self._sink.write(data)
         except OSError as exc:
-            raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
+            raise write_error(self.path, exc) from None
         self._dirty = True
         if not self.flush_every or self._clock() - self._flushed_at >= self.flush_every:
             self.flush()
@@ -558,7 +563,7 @@ class CaptureWriter:
                     self._gz.flush()  # Z_SYNC_FLUSH: readable up to here even if we die
                 self._file.flush()
             except OSError as exc:
-                raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
+                raise write_error(self.path, exc) from None
         self._flushed_at = self._clock()
 
     def frame(self, frame: Frame) -> None:
@@ -596,4 +601,4 @@ class CaptureWriter:
             finally:
                 self.output.close(keep=keep)
         except OSError as exc:
-            raise PresenceError(f"{self.path}: write error: {exc.strerror or exc}") from None
+            raise write_error(self.path, exc) from None

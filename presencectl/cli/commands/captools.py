@@ -211,8 +211,6 @@ def anonymise_cmd(
                 env.warn(f"kept {result.kept_unparsed:,} payloads that are not JSON as they were: they may hold identifiers")
             else:
                 env.note(f"left out {result.unparsed:,} payloads that are not JSON (--keep-unparsed keeps them)")
-        if result.bad:
-            env.warn(f"left out {result.bad:,} lines that are not capture records")
 
     run_tool(env, body)
 
