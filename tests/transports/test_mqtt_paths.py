@@ -453,3 +453,97 @@ def test_a_qos2_message_whose_pubrel_is_late_keeps_paho_reading():
     assert tail.stderr.splitlines()[-1] == (
         f"presencectl: error: {peer.url}: connection lost: protocol error: a packet paho-mqtt could not read"
     )
+
+
+# ------------------------------------------------------------------ with mosquitto
+
+
+def test_many_topics_are_counted_on_the_connect_line(make_broker):
+    broker = make_broker()
+    result = run_cli("tail", broker.url, "-T", "a/#", "-T", "b/#", "-T", "c/#", "-T", "d/#", "--qos", "1",
+                     "--timeout", "0.3")
+    assert_no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.decode().splitlines()[0] == (
+        f"presencectl: connected to {broker.url} (MQTT 3.1.1, subscribed to 4 topics (QoS 1))"
+    )
+
+
+def test_an_mqtt5_session_kept_by_the_broker_holds_what_came_while_away(make_broker, tmp_path):
+    # --no-clean-session with MQTT 5 asks the broker to keep the session after
+    # the disconnect (Session Expiry Interval); without it the QoS 1/2 messages
+    # published while presencectl was away are gone. They arrive before the
+    # SUBACK (paho reads them), exact to the byte, acknowledged once recorded:
+    # a third run gets nothing again.
+    broker = make_broker()
+    args = ("tail", broker.url, "-T", "s/#", "--qos", "2", "--mqtt-version", "5", "--no-clean-session",
+            "--client-id", "keeper", "-f", "json")
+    first = run_cli(*args, "--timeout", "0.3")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.decode().splitlines()[0] == (
+        f"presencectl: connected to {broker.url} (MQTT 5, subscribed to 's/#' (QoS 2))"
+    )
+    broker.publish("s/1", '{"n": 1}', qos=1, version=5)
+    broker.publish("s/2", b"\xff\x00 not utf-8", qos=2, version=5)
+    capture = tmp_path / "away.capture.ndjson"
+    second = run_cli(*args, "-n", "2", "--record", str(capture), "--timeout", "20")
+    assert_no_traceback(second)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr.decode().splitlines()[0].startswith(
+        f"presencectl: connected to {broker.url} (MQTT 5, session resumed, "
+    )
+    assert [(f.topic, f.data, (f.meta or {}).get("qos")) for f in frames_in(capture)] == [
+        ("s/1", '{"n": 1}', 1), ("s/2", b"\xff\x00 not utf-8", 2),
+    ]
+    third = run_cli(*args, "--timeout", "0.3")
+    assert third.returncode == 0, third.stderr
+    assert third.stdout == b""
+
+
+def test_retained_messages_before_the_publish_is_acknowledged_are_skipped(make_broker):
+    # The broker sends its retained messages right after the SUBACK, while
+    # presencectl still waits for the PUBACK of --publish (paho reads them):
+    # --skip-retained drops them there too; without it they are shown first.
+    broker = make_broker()
+    broker.publish("r/stored", '{"old": true}', retain=True)
+    args = ("tail", broker.url, "-T", "r/#", "--qos", "1", "--publish", "r/request", '{"new": true}', "-f", "json",
+            "-n", "1")
+    skipped = run_cli(*args, "--skip-retained", "--timeout", "20")
+    assert skipped.returncode == 0, skipped.stderr
+    assert [json.loads(line)["topic"] for line in skipped.stdout.splitlines()] == ["r/request"]
+    shown = run_cli(*args, "--timeout", "20")
+    assert shown.returncode == 0, shown.stderr
+    assert [json.loads(line)["topic"] for line in shown.stdout.splitlines()] == ["r/stored"]
+    assert "retained messages follow" in shown.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "said"),
+    [
+        # mosquitto 2.0 only closes the socket on a take-over; MQTT 5 brokers that say why:
+        (0x8E, 1, "presencectl: error: {url}: connection lost: the broker disconnected us: Session taken over "
+                  "(0x8E) (another client connected with client id 'twin')"),
+        (0x00, 0, "presencectl: the broker disconnected us: Normal disconnection (0x00)"),
+    ],
+)
+def test_an_mqtt5_disconnect_once_connected_names_its_reason(code, status, said):
+    # A normal disconnection ends a --no-reconnect run cleanly (exit 0); any other is an error.
+    from tests.live_support import Cli
+
+    go = threading.Event()
+
+    def script(conn: PeerConnection) -> None:
+        subscribed(conn)
+        conn.send(publish(b"a/1", b'{"n": 1}', v5=conn.v5))
+        go.wait(30)
+        conn.send(disconnect(code))
+        conn.hold()
+
+    with ScriptedPeer(script) as peer, Cli("tail", peer.url, "-T", "a/#", "--mqtt-version", "5", "--client-id",
+                                           "twin", "-f", "json", "--no-reconnect") as tail:
+        tail.wait_stdout_lines(1)
+        go.set()
+        assert tail.finish(60) == status, tail.stderr
+    assert "Traceback" not in tail.stderr
+    assert said.format(url=peer.url) in tail.stderr.splitlines()
+    assert [json.loads(line)["topic"] for line in tail.stdout.splitlines()] == ["a/1"]
