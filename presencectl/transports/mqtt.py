@@ -619,6 +619,7 @@ class MqttSource:
                 self._client.disconnect()
             except Exception:  # noqa: BLE001 - the connection is going away anyway
                 pass
+            self._lost = None  # paho reported our own DISCONNECT as a loss: it is not the broker's doing
         self._drop()
 
     def _drop(self) -> None:
