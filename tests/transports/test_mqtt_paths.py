@@ -547,3 +547,20 @@ def test_an_mqtt5_disconnect_once_connected_names_its_reason(code, status, said)
     assert "Traceback" not in tail.stderr
     assert said.format(url=peer.url) in tail.stderr.splitlines()
     assert [json.loads(line)["topic"] for line in tail.stdout.splitlines()] == ["a/1"]
+
+
+def test_a_large_message_over_tls_arrives_whole(make_broker, tmp_path):
+    # TLS records arrive in pieces: the socket is readable before a record is
+    # complete (the read then waits for the rest instead of failing).
+    from tests.live_support import Cli
+
+    broker = make_broker(tls=True)
+    payload = '{"big":"' + "0123456789" * 60_000 + '"}'
+    capture = tmp_path / "big.capture.ndjson"
+    with Cli("record", broker.url, "--cacert", str(broker.certs.ca_path), "-T", "big/#", "-n", "3",
+             "-o", str(capture)) as rec:
+        rec.wait_stderr("connected to")
+        for _ in range(3):
+            broker.publish("big/1", payload)
+        assert rec.finish(60) == 0, rec.stderr
+    assert [f.data for f in frames_in(capture)] == [payload] * 3
