@@ -344,25 +344,30 @@ def test_a_broker_that_never_acknowledges_the_publish():
 
 def test_a_message_before_and_after_the_suback_reads_the_same(tmp_path):
     # Messages that come before SUBACK (a resumed session's queue) are read by
-    # paho, the ones after by presencectl's own reader: an invalid UTF-8 topic
-    # (brokers should refuse it) and payload are shown and recorded alike.
+    # paho, the ones once connected by presencectl's own reader: an invalid
+    # UTF-8 topic (brokers should refuse it) and payload are shown and
+    # recorded alike.
+    from tests.live_support import Cli
+
     odd = publish(b"bad/\xff", b"\xff\x00", v5=False)
+    connected = threading.Event()
 
     def script(conn: PeerConnection) -> None:
         subscribed(conn, before_suback=odd)
+        connected.wait(30)
         conn.send(odd)
         conn.hold()
 
     capture = tmp_path / "odd.capture.ndjson"
-    with ScriptedPeer(script) as peer:
-        result = run_cli("tail", peer.url, "-T", "#", "-n", "2", "-f", "json", "--record", str(capture), timeout=60)
-    assert_no_traceback(result)
-    assert result.returncode == 0, result.stderr
+    with ScriptedPeer(script) as peer, Cli("tail", peer.url, "-T", "#", "-n", "2", "-f", "json", "--time", "none",
+                                           "--record", str(capture)) as tail:
+        tail.wait_stderr("connected to")
+        connected.set()
+        assert tail.finish(60) == 0, tail.stderr
     frames = frames_in(capture)
     assert [(f.topic, f.data) for f in frames] == [("bad/\\xff", b"\xff\x00")] * 2
-    first, second = (json.loads(line) for line in result.stdout.splitlines())
-    for event in (first, second):
-        event.pop("t", None), event.pop("received", None), event.pop("time", None)
+    first, second = (json.loads(line) for line in tail.stdout.splitlines())
+    first.pop("received", None), second.pop("received", None)
     assert first == second and first["topic"] == "bad/\\xff"
 
 
