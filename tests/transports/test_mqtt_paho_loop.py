@@ -72,3 +72,21 @@ def test_close_says_goodbye_on_either_loop(broker, paho):
     assert wait_until(lambda: f"Client bye-{paho[:5]} disconnected." in broker.log_text(), "the DISCONNECT")
     with pytest.raises(ConnectionLost, match="not connected"):
         source.receive(0)
+
+
+def test_a_broker_that_stops_answering_pings_reads_alike(broker, paho):
+    import signal
+
+    source = mqtt_source_from_args(broker.url, topics=["k/#"], keepalive=1)
+    source.connect()
+    broker.publish("k/1", '{"n": 1}')
+    assert wait_until(lambda: source.receive(0.2), "the first message").data == '{"n": 1}'
+    assert broker.process is not None
+    broker.process.send_signal(signal.SIGSTOP)  # frozen: the socket stays open, nothing answers
+    try:
+        with pytest.raises(ConnectionLost) as lost:
+            wait_until(lambda: source.receive(0.2), "the loss to be noticed", timeout=60)
+    finally:
+        broker.process.send_signal(signal.SIGCONT)
+        source.close()
+    assert str(lost.value) == f"{broker.url}: connection lost: no answer to a keep-alive ping within 1 s"
