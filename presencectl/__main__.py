@@ -13,6 +13,9 @@ def main() -> None:
     """Run the command line; a closed stdout ends it with 0 (:mod:`presencectl.cli.pipes`)."""
     from presencectl.cli import pipes
 
+    if pipes.closed_standard_streams():  # `presencectl … >&-`
+        sys.stderr.write("presencectl: error: standard output is closed; use >/dev/null to discard the output\n")
+        sys.exit(2)
     probe = pipes.stdout_probe()
     instruction = os.environ.get("_PRESENCECTL_COMPLETE")
     if instruction:  # a TAB press: answered without loading Typer when the spec allows

@@ -41,8 +41,14 @@ def check_bind(host: str, allow_remote: bool, option: str = "--serve", what: str
         except OSError:
             raise UsageError(f"{option} {host}: unknown host") from None
         addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
-    if not addresses or not all(a.is_loopback for a in addresses):
+    if not addresses or not all(_loopback(a) for a in addresses):
         raise UsageError(
             f"{option} {host}: not a loopback address; {what} would be reachable from "
             "other machines. Add --allow-remote if that is what you want"
         )
+
+
+def _loopback(address) -> bool:  # type: ignore[no-untyped-def]
+    """127.0.0.0/8 and ::1, and ::ffff:127.x.y.z (an IPv4-mapped loopback: Python's is_loopback says no)."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))

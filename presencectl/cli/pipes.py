@@ -13,10 +13,47 @@ import os
 import sys
 from typing import NoReturn
 
-__all__ = ["stdout_probe", "stdout_closed", "quiet_stdout", "finish"]
+__all__ = ["stdout_probe", "stdout_closed", "quiet_stdout", "finish", "closed_standard_streams"]
 
 #: Ctrl-C and SIGTERM keep their codes even when the pipe closed as well.
 _SIGNALLED = (130, 143)
+
+
+def closed_standard_streams() -> bool:
+    """Hold /dev/null on any of fds 0, 1, 2 the caller closed (``>&-``); True if fd 1 was one.
+
+    Done before anything else opens a file: otherwise the next file opened
+    (a capture being recorded) would get the lowest free descriptor, 1 or
+    2, and whatever is printed would go into it. A closed stdin reads as
+    empty and a closed stderr discards its messages (the caller asked for
+    that); a closed stdout is the caller's (``presencectl`` says so and
+    exits 2: output that goes nowhere is not silently thrown away).
+    """
+    import fcntl
+
+    closed_stdout = False
+    for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY), (2, "stderr", os.O_WRONLY)):
+        try:
+            access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+        except OSError:
+            access = None  # closed
+        if access == os.O_RDWR or access == mode:
+            continue
+        # Closed, or open the wrong way round (a launcher's read-only file left
+        # on fd 2: writing there fails with EBADF just the same).
+        try:
+            held = os.open(os.devnull, mode)
+        except OSError:
+            continue
+        if held != fd:  # (fd is open the wrong way, or a lower one was free)
+            os.dup2(held, fd)
+            os.close(held)
+        if fd == 1:
+            closed_stdout = True
+        if getattr(sys, name) is None:
+            stream = open(fd, "r" if fd == 0 else "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115 (the process keeps it)
+            setattr(sys, name, stream)
+    return closed_stdout
 
 
 def stdout_probe() -> int | None:
