@@ -288,19 +288,24 @@ def test_a_broker_that_hangs_up_on_subscribe():
     assert said.endswith(" on SUBSCRIBE to 'a/#' (a topic filter it does not accept?)")
 
 
-def test_an_mqtt5_broker_that_disconnects_on_subscribe_says_why():
+@pytest.mark.parametrize(
+    ("code", "why"),
+    [(0x87, "Not authorized (0x87)"),
+     (0x8E, "Session taken over (0x8E) (another client connected with client id 'twin')")],
+)
+def test_an_mqtt5_broker_that_disconnects_on_subscribe_says_why(code, why):
     def script(conn: PeerConnection) -> None:
         conn.expect(CONNECT)
         conn.send(connack(v5=conn.v5))
         conn.expect(SUBSCRIBE)
-        conn.send(disconnect(0x87))
+        conn.send(disconnect(code))
         conn.hold()
 
     with ScriptedPeer(script) as peer:
-        said = error_line(run_cli("tail", peer.url, "-T", "a/#", "--mqtt-version", "5", "--no-reconnect", timeout=60))
+        said = error_line(run_cli("tail", peer.url, "-T", "a/#", "--mqtt-version", "5", "--client-id", "twin",
+                                  "--no-reconnect", timeout=60))
     assert said == (
-        f"{peer.url}: the broker disconnected us: Not authorized (0x87) on SUBSCRIBE to 'a/#' "
-        "(a topic filter it does not accept?)"
+        f"{peer.url}: the broker disconnected us: {why} on SUBSCRIBE to 'a/#' (a topic filter it does not accept?)"
     )
 
 
