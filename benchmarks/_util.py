@@ -31,10 +31,10 @@ def run_timed(cmd: list[str] | str, stdout=subprocess.DEVNULL, shell: bool = Fal
     return elapsed, usage.ru_maxrss
 
 
-def run_usage(cmd: list[str], env=None) -> tuple[float, float, int]:
+def run_usage(cmd: list[str], env=None, cwd=None) -> tuple[float, float, int]:
     """Run a command to completion; (wall seconds, CPU seconds user+system, peak RSS KiB)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Throughput of `presencectl cat` against jq on the same 1,000,000-line file.
 
-    python benchmarks/bench_cat.py [--mix long|short] [--lines N] [--runs R] [--stat median|best]
+    python benchmarks/bench_cat.py [--mix long|short] [--lines N] [--runs R] [--stat median|best] [--against DIR]
 
 Generates a mixed NDJSON file (all five dialects) under benchmarks/data/:
 ``--mix long`` (the default) uses the vendor samples as they are (~300 bytes
@@ -20,6 +20,11 @@ ratio is taken within a round, against the baseline run beside it):
   vs `jq -c .`                                                          target ≥ 1×
 - `presencectl --version` (target < 150 ms) and `--help` (< 300 ms) wall,
   with `python -c pass` as the interpreter's own floor.
+
+``--against DIR`` (another checkout, e.g. a detached worktree of ``main``) runs
+each presencectl command from that tree too, in the same rounds, and prints
+old/new ratios of CPU and wall time: a change measured against its own
+baseline under the same load.
 
 CPU time (user+system, workers included) is printed beside wall time: on a
 loaded machine wall ratios depend on how many cores each side gets, CPU per
@@ -153,6 +158,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--mix", choices=("long", "short"), default="long", help="the data set (see above)")
     parser.add_argument("--stat", choices=("median", "best"), default="median", help="figure over the rounds")
+    parser.add_argument("--against", type=Path, help="another checkout: its presencectl runs in the same rounds")
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / (f"mixed-{args.lines}.ndjson" if args.mix == "long" else f"short-{args.lines}.ndjson")
@@ -184,12 +190,22 @@ def main() -> None:
         "PRESENCECTL_JOBS=1 presencectl cat -f json": (pc + ["--format", "json"], one_env),
         "presencectl cat /dev/null (start-up)": (pc[:-1] + [os.devnull, "--format", "json"], None),
     }
+    if args.against is not None:
+        # Both trees run as `python -m presencectl` from their own root (cwd and
+        # PYTHONPATH: -m puts cwd first on sys.path), interleaved round by round.
+        old_root = args.against.resolve()
+        if not (old_root / "presencectl" / "__main__.py").exists():
+            raise SystemExit(f"--against {old_root}: no presencectl/__main__.py there")
+        for label in [k for k in jobs if "presencectl" in k]:
+            cmd, env = jobs[label]
+            jobs[label] = (cmd, {**(env or os.environ), "PYTHONPATH": str(ROOT)}, ROOT)
+            jobs[f"{label} [old]"] = (cmd, {**(env or os.environ), "PYTHONPATH": str(old_root)}, old_root)
     pick = statistics.median if args.stat == "median" else min
     print(f"  {args.runs} interleaved rounds, {args.stat} of each (wall; CPU = user+system of all processes)")
     rounds: dict[str, list[tuple[float, float, int]]] = {label: [] for label in jobs}
     for _ in range(args.runs):
-        for label, (cmd, env) in jobs.items():
-            rounds[label].append(run_usage(cmd, env))
+        for label, (cmd, env, *cwd) in jobs.items():
+            rounds[label].append(run_usage(cmd, env, *cwd))
     best = {
         label: (pick([r[0] for r in rs]), pick([r[1] for r in rs]), max(r[2] for r in rs)) for label, rs in rounds.items()
     }
@@ -208,6 +224,12 @@ def main() -> None:
         """``base``'s figure over ``label``'s, round by round (same conditions), then median/best."""
         values = [b[what] / x[what] for b, x in zip(rounds[base], rounds[label], strict=True)]
         return statistics.median(values) if args.stat == "median" else max(values)
+
+    if args.against is not None:
+        print(f"\n  against {args.against} (old/new, round by round; above 1: the new tree is faster)")
+        for label in [k for k in jobs if k.endswith(" [old]")]:
+            new_label = label.removesuffix(" [old]")
+            print(f"  {new_label:<48} CPU {ratio(label, new_label, 1):5.2f}×  wall {ratio(label, new_label, 0):5.2f}×")
 
     jq_all, jq_sel = "jq -c .", f"jq -c '{select}'"
     rss1, rss2, rss3 = (best[k][2] / 1024 for k in list(jobs)[2:5])

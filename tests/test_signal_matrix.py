@@ -8,8 +8,10 @@ they stood by SIGTERM (no summary, `cat` lost its buffered lines) and `demo`
 printed a traceback.
 
 No fixed sleeps: a signal is sent once the process has its SIGTERM handler
-installed (``/proc/PID/status`` ``SigCgt``: the command body is running) and,
-where the command shows something, once that is visible.
+installed (``/proc/PID/status`` ``SigCgt``: the command body is running), has
+read its stdin and sleeps waiting for more, and, where the command shows
+something, once that is visible. (A line read at the very moment of the
+signal is a window ``cat`` still has: it holds no signals while it works.)
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ SUBJECT = "17kl14hm46h4c2"
 def unread(stream) -> int:
     """Bytes written to a pipe and not read yet by the process at the other end."""
     return int.from_bytes(fcntl.ioctl(stream.fileno(), termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
+
+
+def asleep(pid: int) -> bool:
+    """Whether the process is blocked (``S`` in /proc/PID/stat), e.g. waiting for more input."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] == "S"
 
 
 def catches_sigterm(pid: int) -> bool:
@@ -129,7 +140,8 @@ def test_every_command_ends_a_signal_the_same_way(tmp_path, name, signum):
         wait_until(lambda: catches_sigterm(running.proc.pid) or running.proc.poll() is not None, f"{name} to install its handlers")
         assert running.proc.poll() is None, bytes(running.err).decode()
         if data:
-            wait_until(lambda: unread(running.proc.stdin) == 0, "the command to read its stdin")
+            # read, and done with: blocked waiting for more (not still working on what it read)
+            wait_until(lambda: unread(running.proc.stdin) == 0 and asleep(running.proc.pid), "the command to wait for more input")
         if ready is not None:
             wait_until(lambda: ready.encode() in running.err, f"{ready!r} on stderr", timeout=60)
         if shown is not None and name != "cat":  # (cat buffers its output like jq does on a pipe)

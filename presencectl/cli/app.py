@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from presencectl import __version__
+from presencectl.cli import coercion
 from presencectl.errors import PresenceError
 from presencectl.status import ExitStatus
 from presencectl.ui.console import Environment
@@ -29,6 +30,10 @@ class HelpCommand(TyperCommand):
         if has_transport_panels(self):
             self.params.append(_help_all_option())
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coercion.install(self.get_params(ctx))  # plain values skip pydantic (see cli.coercion)
+        return super().parse_args(ctx, args)
+
     def get_help(self, ctx: Any) -> str:
         from presencectl.cli.help import command_help
 
@@ -37,6 +42,10 @@ class HelpCommand(TyperCommand):
 
 class HelpGroup(TyperGroup):
     """A group whose ``--help`` is :func:`presencectl.cli.help.group_help`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        coercion.install(self.get_params(ctx))  # plain values skip pydantic (see cli.coercion)
+        return super().parse_args(ctx, args)
 
     def get_help(self, ctx: Any) -> str:
         from presencectl.cli.help import group_help

@@ -130,7 +130,7 @@ def parse_max_line(text: str) -> int:
     Raises:
         UsageError: not a size.
     """
-    from presencectl.transports.webhook import parse_size
+    from presencectl.core.sizes import parse_size
 
     return parse_size(text, "--max-line")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -38,44 +39,107 @@ class Presence(StrEnum):
     OFFLINE = "offline"
 
 
-# A plain slotted dataclass, not frozen: frozen dataclasses set every field
-# through object.__setattr__, which costs ~1 µs per event on the hot path of
-# `cat` (a million events). Treat instances as immutable all the same.
-@dataclass(slots=True, eq=True)
+#: The fields of an Event, in order: the constructor's parameters, ``==`` and ``repr``.
+_FIELDS = (
+    "dialect", "type", "kind", "subject", "time", "summary", "raw",
+    "presence", "text", "topic", "received", "keepalive", "meta",
+)
+
+
 class Event:
     """One normalised event.
 
     ``dialect`` is None for a payload that could not be understood at all
     (malformed JSON, a JSON value that is not an object, invalid UTF-8); its
     ``summary`` then says why and ``text`` holds what was received.
+
+    ``summary`` may be given as a function of ``raw`` instead of a string: it
+    is called the first time the summary is read, and its result kept (a
+    ``-f raw`` line or an event a filter drops never pays for it). Such a
+    function must return a string for any ``raw`` its dialect accepts.
+
+    A plain slotted class, not a frozen dataclass (frozen ones set every
+    field through ``object.__setattr__``, ~1 µs per event on the hot path of
+    ``cat``). Treat instances as immutable all the same.
     """
 
-    dialect: str | None
-    type: str | None
-    kind: str | None
-    subject: str | None
-    time: datetime | None
-    summary: str
-    raw: Any
-    #: "online" / "offline" / None: what this event says about ``subject``.
-    presence: str | None = None
-    #: Payload text exactly as received when this event is the whole frame
-    #: (None for one element of a batch).
-    text: str | bytes | None = None
-    #: MQTT topic or Socket.IO event name the frame came with.
-    topic: str | None = None
-    #: Receive time, seconds since the epoch (None for plain NDJSON input).
-    received: float | None = None
-    #: Span keep-alive frames are hidden unless asked for.
-    keepalive: bool = False
-    #: What the transport said about the message besides its topic, as the
-    #: optional ``-f json`` keys (see :data:`META_KEYS`); None: nothing.
-    meta: dict[str, Any] | None = None
+    __slots__ = (
+        "dialect", "type", "kind", "subject", "time", "_summary", "raw",
+        "presence", "text", "topic", "received", "keepalive", "meta",
+    )
+
+    def __init__(
+        self,
+        dialect: str | None,
+        type: str | None,  # noqa: A002 - the field's name
+        kind: str | None,
+        subject: str | None,
+        time: datetime | None,
+        summary: str | Callable[[Any], str],
+        raw: Any,
+        presence: str | None = None,
+        text: str | bytes | None = None,
+        topic: str | None = None,
+        received: float | None = None,
+        keepalive: bool = False,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self.type = type
+        self.kind = kind
+        self.subject = subject
+        self.time = time
+        self._summary = summary
+        self.raw = raw
+        #: "online" / "offline" / None: what this event says about ``subject``.
+        self.presence = presence
+        #: Payload text exactly as received when this event is the whole frame
+        #: (None for one element of a batch).
+        self.text = text
+        #: MQTT topic or Socket.IO event name the frame came with.
+        self.topic = topic
+        #: Receive time, seconds since the epoch (None for plain NDJSON input).
+        self.received = received
+        #: Span keep-alive frames are hidden unless asked for.
+        self.keepalive = keepalive
+        #: What the transport said about the message besides its topic, as the
+        #: optional ``-f json`` keys (see :data:`META_KEYS`); None: nothing.
+        self.meta = meta
+
+    @property
+    def summary(self) -> str:
+        """One short line about the event (computed on first use when given as a function)."""
+        summary = self._summary
+        if type(summary) is str:
+            return summary
+        try:
+            summary = summary(self.raw)  # type: ignore[operator]
+        except Exception as exc:  # noqa: BLE001 - a dialect must never take the stream down
+            summary = f"(cannot read this payload: {type(exc).__name__})"
+        self._summary = summary
+        return summary
+
+    @summary.setter
+    def summary(self, value: str) -> None:
+        self._summary = value
 
     @property
     def parsed(self) -> bool:
         """True when the payload was understood as a JSON object."""
         return self.dialect is not None
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return f"Event({', '.join(f'{name}={getattr(self, name)!r}' for name in _FIELDS)})"
 
     def __str__(self) -> str:
         # Built for logs: short, and tolerant of anything in the payload.

@@ -59,10 +59,10 @@ def parse_zone(text: str) -> tzinfo:
     Raises:
         ValueError: the zone is not known.
     """
-    from dateutil import tz
-
     if text.upper() in ("UTC", "Z"):
         return UTC
+    from dateutil import tz  # (not for UTC, the default: a few ms of every start)
+
     if text.lower() == "local":
         return tz.tzlocal()
     m = re.fullmatch(r"([+-])(\d{1,2}):?(\d{2})?", text)

@@ -330,16 +330,16 @@ def run_server(env: Environment, server: ReplayServer, *, progress: bool) -> Non
     """``--serve``: start, announce the URL on stderr, serve until done or Ctrl-C, summarise."""
     replay = server.replay
     server.start()
-    mode = "one shared timeline" if server.shared else "each client from the start"
-    where = getattr(server.server, "description", server.url)
-    env.note(f"serving {replay.source.name} on {where} ({mode}; Ctrl-C to stop)")
     view = None
-    if progress:
-        view = Progress(env, f"serving {server.url}", replay.options.speed, None)
-        view.clients = lambda: server.clients
-        view.start()
     interrupted: BaseException | None = None
-    try:
+    try:  # (from the announcement on: a signal at any point still gets the summary)
+        mode = "one shared timeline" if server.shared else "each client from the start"
+        where = getattr(server.server, "description", server.url)
+        env.note(f"serving {replay.source.name} on {where} ({mode}; Ctrl-C to stop)")
+        if progress:
+            view = Progress(env, f"serving {server.url}", replay.options.speed, None)
+            view.clients = lambda: server.clients
+            view.start()
         while not server.wait(0.1):
             if view is not None:
                 view.sent = server.frames

@@ -316,6 +316,9 @@ def feed_lines(
 ) -> None:
     """Feed raw lines of ``reader``'s kind (capture records or NDJSON) through ``pipeline``.
 
+    ``lines`` may also be one block of whole lines as bytes (a worker's
+    block): the filter's byte test then runs over the whole block.
+
     ``received`` stamps NDJSON payloads with a receive time (a followed file,
     read as it grows). With a recorder (or ``received``) no line is skipped
     by the filter's byte test: every line is recorded and counted.
@@ -323,7 +326,12 @@ def feed_lines(
     filt = pipeline.filter
     if filt is not None and filt.prefilter is not None and pipeline.recorder is None and received is None:
         # (a recorder keeps every line; a followed file counts every line in its summary)
-        lines = _prefiltered(lines, filt.prefilter)
+        if type(lines) is bytes:
+            lines = _prefiltered_block(lines, filt.prefilter)
+        else:
+            lines = _prefiltered(lines, filt.prefilter)
+    elif type(lines) is bytes:
+        lines = lines.splitlines(keepends=True)
     if reader.is_capture:
         pipeline.records(reader.records_from(lines))
     elif received is not None:
@@ -350,6 +358,37 @@ def _prefiltered(lines: Iterable[bytes], tokens: tuple[bytes, ...]) -> Iterator[
                 if b"\\u" not in line:
                     continue
         yield line
+
+
+def _prefiltered_block(block: bytes, tokens: tuple[bytes, ...]) -> list[bytes]:
+    """``list(_prefiltered(block.splitlines(keepends=True), tokens))``, found faster.
+
+    When every line of the block is a complete one-line object (``{`` first,
+    ``}`` and a newline last) and the block holds no ``\\r`` and no ``\\u``, a
+    line is kept exactly when it holds a token: the tokens are searched in the
+    whole block (``bytes.find``) and only the lines around the hits are cut
+    out, instead of testing every line. Otherwise line by line.
+    """
+    # (Searches for one byte run at memchr speed, longer ones at a third of it:
+    # a backslash is looked for before a \\u, one "}\\n{" count checks every line end.)
+    if (
+        block[:1] == b"{"
+        and block.endswith(b"}\n")
+        and b"\r" not in block
+        and (b"\\" not in block or b"\\u" not in block)
+        and block.count(b"}\n{") == block.count(b"\n") - 1
+    ):
+        starts: dict[int, int] = {}
+        find, rfind = block.find, block.rfind
+        for token in tokens:
+            hit = find(token)
+            while hit >= 0:
+                start = rfind(b"\n", 0, hit) + 1
+                end = find(b"\n", hit) + 1  # (every line ends with one)
+                starts[start] = end
+                hit = find(token, end)
+        return [block[start : starts[start]] for start in sorted(starts)]
+    return list(_prefiltered(block.splitlines(keepends=True), tokens))
 
 
 # ------------------------------------------------------------------ parallel
@@ -391,8 +430,8 @@ def run_blocks(
 ) -> None:
     """Process a file's blocks of lines in forked workers; results come back in file order.
 
-    ``work(reader, lines)`` runs in a worker on one block (feed the lines to a
-    Pipeline with :func:`feed_lines`) and returns something picklable;
+    ``work(reader, lines)`` runs in a worker on one block (hand ``lines``, the
+    block as bytes or a list of lines, to :func:`feed_lines`) and returns something picklable;
     ``collect(result)`` runs here, block after block. At most two blocks per
     worker are in flight, so memory stays flat; Ctrl-C is the parent's.
     """
@@ -467,7 +506,8 @@ def _run_block(block: bytes | FileSpan) -> tuple:
     warnings: list[str] = []
     if type(block) is FileSpan:
         block = read_span(fd, block)
-    lines = [block] if type(block) is OverlongLine else block.splitlines(keepends=True)
+    # (an OverlongLine is one line; any other block is split by feed_lines)
+    lines = [block] if type(block) is OverlongLine else block
     result = work(_BlockReader(is_capture, name, warnings.append), lines)
     return result, warnings
 

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 from presencectl.core.capture import redact_url
 from presencectl.core.events import Frame
 from presencectl.core.protocols.http import HttpError, RequestHead, RequestReader, response
+from presencectl.core.sizes import parse_size
 from presencectl.errors import UsageError
 from presencectl.transports.base import CannotConnect
 
@@ -73,29 +74,6 @@ RETRY_AFTER = 1
 #: connection this long before closing, so the client sees our answer rather
 #: than a reset.
 LINGER = 2.0
-
-
-def parse_size(text: str, option: str = "--max-body") -> int:
-    """``1048576``, ``512k``, ``16M``, ``1G`` → bytes (``option`` names the flag in errors).
-
-    >>> parse_size("16M")
-    16777216
-
-    Raises:
-        UsageError: not a positive size.
-    """
-    units = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
-    raw = text.strip().lower()
-    digits = raw.rstrip("kmgb")
-    try:
-        if not (digits.isascii() and digits.isdigit()):
-            raise ValueError(digits)
-        value = int(digits) * units[raw[len(digits):]]
-    except (ValueError, KeyError):
-        raise UsageError(f"bad {option} {text!r}: expected bytes, e.g. 1048576, 512k, 16M") from None
-    if value <= 0:
-        raise UsageError(f"bad {option} {text!r}: must be more than 0")
-    return value
 
 
 @dataclass(slots=True)
