@@ -45,6 +45,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from presencectl.core.capture import redact_url
@@ -316,8 +317,14 @@ class MqttSource:
                 text += f" (another client connected with client id {self.client_id!r})"
             self._lost = text
             self._lost_clean = reason.value == 0
-        else:
-            self._lost = "the broker closed the connection"
+        else:  # paho's own reason: the words presencectl's reader uses for the same loss
+            name = getattr(reason, "getName", lambda: "")()
+            if name == "Keep alive timeout":
+                self._lost = f"no answer to a keep-alive ping within {self.options.keepalive} s"
+            elif name == "Protocol error":
+                self._lost = "protocol error: a packet paho-mqtt could not read"
+            else:
+                self._lost = "the broker closed the connection"
 
     def _handle_subscribe(self, client: Any, userdata: Any, mid: int, codes: list[Any], properties: Any) -> None:
         self._suback[mid] = list(codes)
@@ -387,10 +394,11 @@ class MqttSource:
         pending = self._pending
         if pending:
             return pending.popleft()
+        pump: Callable[[float], None]
         if self._sock is not None:
             pump = self._pump
-        elif self._client is not None:
-            pump = self._step
+        elif self._client is not None:  # paho's loop: not taken over (or lost while taking over)
+            pump = partial(self._step, self._client)
         else:
             raise ConnectionLost(self.endpoint, self._lost or "not connected", clean=self._lost_clean)
         if timeout is None:
@@ -611,6 +619,7 @@ class MqttSource:
                 self._client.disconnect()
             except Exception:  # noqa: BLE001 - the connection is going away anyway
                 pass
+            self._lost = None  # paho reported our own DISCONNECT as a loss: it is not the broker's doing
         self._drop()
 
     def _drop(self) -> None:

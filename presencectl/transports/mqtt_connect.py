@@ -197,10 +197,12 @@ def explain_connack(reason: Any, version: int, *, aliyun: bool = False, username
 def explain_connect_error(exc: BaseException, url: MqttUrl, timeout: float) -> tuple[str | None, bool]:
     """(cause, fatal) for a failed TCP/TLS connect; cause None for errors we do not know."""
     host = f"{url.host}:{url.port}"
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    if isinstance(exc, ssl.SSLCertVerificationError):  # (ssl.CertificateError, the host name check, is this too)
         return tls_verify_failed(exc, "broker"), True
-    if isinstance(exc, ssl.CertificateError):  # paho's own host name check
-        return f"TLS certificate does not match {url.host!r} ({exc}); --insecure skips the check", True
+    # Before the generic TLS branch: SSLEOFError is an SSLError too. A plain
+    # port hangs up on the TLS hello, with a reset or an EOF depending on timing.
+    if url.secure and isinstance(exc, ConnectionResetError | ssl.SSLEOFError):
+        return f"TLS handshake with {host} failed (connection closed): not a TLS port? use mqtt:// for plain MQTT", False
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or str(exc)
         if reason == "WRONG_VERSION_NUMBER":
@@ -212,8 +214,6 @@ def explain_connect_error(exc: BaseException, url: MqttUrl, timeout: float) -> t
                 True,
             )
         return f"TLS handshake with {host} failed ({reason})", False
-    if url.secure and isinstance(exc, ConnectionResetError | ssl.SSLEOFError):
-        return f"TLS handshake with {host} failed (connection closed): not a TLS port? use mqtt:// for plain MQTT", False
     if isinstance(exc, socket.gaierror):
         return f"DNS lookup of {url.host!r} failed ({exc.strerror or exc})", False
     if isinstance(exc, ConnectionRefusedError):
