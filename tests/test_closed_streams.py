@@ -33,8 +33,9 @@ def shell(command: str, redirect: str, stdin: bytes = b"", cwd=ROOT) -> subproce
     "command",
     ["--version", "--help", f"cat {SPAN}", "dialects", f"stats {SPAN}", f"replay {SPAN} --speed max", "record - -o out.capture.ndjson"],
 )
-def test_a_closed_stdout_is_one_line_and_exit_2(command, tmp_path):
-    result = shell(command, ">&-", cwd=tmp_path)
+@pytest.mark.parametrize("redirect", [">&-", "1</dev/null"], ids=["closed", "read-only"])
+def test_a_closed_stdout_is_one_line_and_exit_2(command, redirect, tmp_path):
+    result = shell(command, redirect, cwd=tmp_path)
     assert (result.returncode, result.stderr.decode()) == (2, CLOSED)
     assert list(tmp_path.iterdir()) == []  # nothing was started: no capture either
 
@@ -43,8 +44,9 @@ def test_a_closed_stdout_is_one_line_and_exit_2(command, tmp_path):
     ("command", "code"),
     [(f"cat {SPAN} -f raw", 0), ("cat /no/such/file", 2), ("tail ws://127.0.0.1:1/ --no-reconnect", 1), ("--version", 0)],
 )
-def test_a_closed_stderr_keeps_the_exit_code_and_the_output(command, code):
-    result = shell(command, "2>&-")
+@pytest.mark.parametrize("redirect", ["2>&-", "2</dev/null"], ids=["closed", "read-only"])
+def test_a_closed_stderr_keeps_the_exit_code_and_the_output(command, code, redirect):
+    result = shell(command, redirect)
     assert result.returncode == code
     if command.startswith("cat ") and code == 0:
         assert result.stdout == shell(command, "").stdout != b""

@@ -56,13 +56,11 @@ def closed_standard_streams() -> bool:
     return closed_stdout
 
 
-def stdout_probe() -> int | None:
+def stdout_probe() -> int:
     """A duplicate of fd 1, taken first thing: whoever points stdout at
-    /dev/null later (rich does on a broken pipe), this still sees the reader."""
-    try:
-        return os.dup(1)
-    except OSError:
-        return None
+    /dev/null later (rich does on a broken pipe), this still sees the reader.
+    (fd 1 is open: :func:`closed_standard_streams` ran before.)"""
+    return os.dup(1)
 
 
 def stdout_closed(fd: int | None = 1) -> bool:
