@@ -24,7 +24,24 @@ import typer
 from presencectl.cli import main, pipes
 from presencectl.cli.app import app
 
-def boom(kind: str) -> None:
+def boom(kind: str, path: str = "") -> None:
+    if kind in ("term-after-create", "int-after-create"):
+        # A signal that lands right after the command made its output, before
+        # any clean-up of its own could be set up: held pending, then let go.
+        import os, signal
+        from presencectl.cli.app import guarded
+        from presencectl.engine.captools import CaptureOutput
+        from presencectl.ui.console import Environment
+        signum = signal.SIGTERM if kind == "term-after-create" else signal.SIGINT
+
+        def body():
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+            os.kill(os.getpid(), signum)
+            CaptureOutput(path, force=True, inputs=[]).write(b"new\n")
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+            raise AssertionError("the signal did not end the command")
+
+        guarded(Environment(), body)
     if kind == "runtime":
         raise RuntimeError("the bug")
     if kind == "click":
@@ -124,3 +141,18 @@ def test_a_usage_error_without_a_context_names_the_command_path():
         assert usage_message(UsageError("Nope"), command) == "nope; see 'presencectl --help'"
     finally:
         sys.argv = argv
+
+
+@pytest.mark.parametrize(("kind", "code"), [("term-after-create", 143), ("int-after-create", 130)])
+@pytest.mark.parametrize("existing", [True, False], ids=["replacing", "new"])
+def test_a_signal_right_after_an_output_is_made_leaves_nothing_behind(tmp_path, kind, code, existing):
+    """SPEC §5.1: the old file untouched, no temporary file, no half-made new file."""
+    out = tmp_path / "out.capture.ndjson"
+    if existing:
+        out.write_bytes(b"old\n")
+    result = run_child("boom", kind, "--path", str(out))
+    assert result.returncode == code, result.stderr
+    assert b"Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["out.capture.ndjson"] if existing else [])
+    if existing:
+        assert out.read_bytes() == b"old\n"

@@ -148,8 +148,14 @@ def guarded(env: Environment, body: Callable[[], T]) -> T:
     from presencectl.engine.signals import Terminated, sigterm_raises
 
     try:
-        with sigterm_raises():
-            return body()
+        try:
+            with sigterm_raises():
+                return body()
+        except BaseException:
+            from presencectl.transports.files import discard_unfinished
+
+            discard_unfinished()  # (an output made and never finished: whatever the command's own clean-up missed)
+            raise
     except PresenceError as exc:
         if _state["traceback"]:
             raise

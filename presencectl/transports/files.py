@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import signal
 import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -435,6 +436,10 @@ class OutputFile:
         self.committed = False
         self._temp: str | None = None
         self._created = False
+        # Ctrl-C/SIGTERM wait until the new file is made AND known to
+        # discard_unfinished(): else one landing right after the create would
+        # leave a stray file that nobody removes.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _ENDING_SIGNALS)
         try:
             if self.replaces:
                 import tempfile
@@ -451,9 +456,12 @@ class OutputFile:
                     self._created = True
                 except FileExistsError:
                     fd = os.open(path, os.O_WRONLY)  # a device or FIFO (check_output allowed it)
+            self.file: BinaryIO = open(fd, "wb")  # noqa: SIM115
+            _UNFINISHED.add(self)
         except OSError as exc:
             raise PresenceError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        self.file: BinaryIO = open(fd, "wb")  # noqa: SIM115
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     def commit(self) -> None:
         """Put the new file in place (replacing the old one); safe to call again."""
@@ -471,6 +479,7 @@ class OutputFile:
 
     def close(self, keep: bool = True) -> None:
         """Close the file: commit it (``keep``) or, if not committed yet, remove it."""
+        _UNFINISHED.discard(self)
         try:
             if not self.file.closed:
                 self.file.close()
@@ -492,6 +501,26 @@ class OutputFile:
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:
         self.close(keep=kind is None)
+
+
+_ENDING_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+#: Outputs made and not closed yet (see :func:`discard_unfinished`).
+_UNFINISHED: set[OutputFile] = set()
+
+
+def discard_unfinished() -> None:
+    """Remove every output a command made and never finished (``close(keep=False)``).
+
+    A command that ends by an exception (Ctrl-C, SIGTERM, an error) may not
+    have reached its own clean-up, e.g. a signal between creating its output
+    and the ``try`` that would discard it; ``cli.app.guarded`` calls this on
+    the way out. An old file an output would have replaced stays untouched.
+    """
+    for output in list(_UNFINISHED):
+        try:
+            output.close(keep=False)
+        except OSError:
+            pass
 
 
 def _file_mode() -> int:
