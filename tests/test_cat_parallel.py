@@ -1,7 +1,7 @@
 """``cat`` and ``stats`` on large files: the worker-process path gives the same bytes as one process.
 
 A file over the 8 MB threshold (``runner.PARALLEL_MIN_BYTES``) is decoded by
-forked workers in 1 MB blocks (``runner._cat_parallel``, ``run_blocks``); the
+forked workers in 1 MB blocks (``runner._cat_parallel``, ``engine.workers``); the
 blocks are cut before a line that opens a JSON document. The data mixes every
 vendor sample, pretty-printed documents (some spanning a block boundary),
 broken lines, blank lines and Atmosphere frames, so a block boundary falls

@@ -393,11 +393,8 @@ def _prefiltered_block(block: bytes, tokens: tuple[bytes, ...]) -> list[bytes]:
 
 # ------------------------------------------------------------------ parallel
 
-#: Blocks (of about 1 MB) a worker process decodes before a fresh one takes over.
-WORKER_BLOCKS = 64
-#: Files smaller than this are not worth a worker pool.
+#: Files smaller than this are not worth worker processes.
 PARALLEL_MIN_BYTES = 8 << 20
-_JOB: tuple | None = None  # set in the parent, inherited by forked workers
 
 
 def parallel_workers(env: Environment, size: int | None, gzipped: bool = False) -> int:
@@ -416,100 +413,46 @@ def parallel_workers(env: Environment, size: int | None, gzipped: bool = False) 
     threshold = PARALLEL_MIN_BYTES // 4 if gzipped else PARALLEL_MIN_BYTES
     if size < threshold and not wanted:
         return 1
-    import multiprocessing
-
-    return jobs if "fork" in multiprocessing.get_all_start_methods() else 1
+    return jobs if hasattr(os, "fork") and hasattr(os, "memfd_create") else 1
 
 
 def run_blocks(
     env: Environment,
     reader: CaptureReader,
     workers: int,
-    work: Callable[[CaptureReader, list[bytes]], T],
-    collect: Callable[[T], None],
+    work: Callable[[CaptureReader, bytes | list[bytes]], tuple[T, bytes]],
+    collect: Callable[[T, bytes], None],
 ) -> None:
     """Process a file's blocks of lines in forked workers; results come back in file order.
 
     ``work(reader, lines)`` runs in a worker on one block (hand ``lines``, the
-    block as bytes or a list of lines, to :func:`feed_lines`) and returns something picklable;
-    ``collect(result)`` runs here, block after block. At most two blocks per
-    worker are in flight, so memory stays flat; Ctrl-C is the parent's.
+    block as bytes or a list of lines, to :func:`feed_lines`) and returns
+    ``(value, data)``: something picklable and bytes (output, or b"");
+    ``collect(value, data)`` runs here, block after block; the warnings of a
+    block are given here just before it. See :mod:`presencectl.engine.workers`.
     """
-    import multiprocessing
-    from collections import deque
+    from presencectl.engine.workers import run_blocks as run
 
-    global _JOB
-    # Forked workers inherit it; they read an uncompressed file's blocks themselves (FileSpan).
-    _JOB = (work, reader.is_capture, reader.name, reader.stream.fileno() if reader.path != "-" else None)
-    _reuse_large_buffers()
-    # A worker is replaced after WORKER_BLOCKS blocks: whatever it accumulates
-    # (allocator fragmentation, caches of rich for -v) cannot grow with the file.
-    pool = multiprocessing.get_context("fork").Pool(
-        workers, initializer=_ignore_sigint, maxtasksperchild=WORKER_BLOCKS
-    )
-    try:
-        pending: deque = deque()
+    is_capture, name = reader.is_capture, reader.name
+    # Workers read an uncompressed file's blocks themselves (FileSpan), from the fd they inherit.
+    fd = reader.stream.fileno() if reader.path != "-" else -1
 
-        def take() -> None:
-            result, warnings = pending.popleft().get()
-            for message in warnings:
-                env.warn(message)
-            collect(result)
+    def block_work(block: bytes | FileSpan) -> tuple[tuple[T, list[str]], bytes]:
+        warnings: list[str] = []
+        if type(block) is FileSpan:
+            block = read_span(fd, block)
+        # (an OverlongLine is one line; any other block is split by feed_lines)
+        lines = [block] if type(block) is OverlongLine else block
+        value, data = work(_BlockReader(is_capture, name, warnings.append), lines)
+        return (value, warnings), data
 
-        for block in reader.chunks(spans=True):
-            pending.append(pool.apply_async(_run_block, (block,)))
-            if len(pending) >= 2 * workers:
-                take()
-        while pending:
-            take()
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
-        _JOB = None
+    def block_collect(result: tuple[T, list[str]], data: bytes) -> None:
+        value, warnings = result
+        for message in warnings:
+            env.warn(message)
+        collect(value, data)
 
-
-def _reuse_large_buffers() -> None:
-    """Keep megabyte buffers on the heap (glibc), here and in the forked workers.
-
-    Every block travels as a few 1-2 MB bytes objects (read, pickled, sent,
-    received, rendered). glibc serves each from a fresh mmap and unmaps it when
-    freed, so every page is faulted in again: 10x the page faults of one
-    process, a third more CPU time. Raising the mmap threshold lets freed
-    blocks be reused. Best effort: other C libraries keep their defaults.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    mallopt(m_mmap_threshold, 64 << 20)
-    mallopt(m_trim_threshold, 128 << 20)
-
-
-def _ignore_sigint() -> None:
-    # Ctrl-C and SIGTERM are the parent's to handle (it terminates the pool,
-    # with SIGTERM); a worker printing its own KeyboardInterrupt or
-    # Terminated traceback would break SPEC §5.
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _run_block(block: bytes | FileSpan) -> tuple:
-    assert _JOB is not None
-    work, is_capture, name, fd = _JOB
-    warnings: list[str] = []
-    if type(block) is FileSpan:
-        block = read_span(fd, block)
-    # (an OverlongLine is one line; any other block is split by feed_lines)
-    lines = [block] if type(block) is OverlongLine else block
-    result = work(_BlockReader(is_capture, name, warnings.append), lines)
-    return result, warnings
+    run(reader.chunks(spans=True), workers, block_work, block_collect)
 
 
 def _cat_parallel(env: Environment, reader: CaptureReader, pipeline: Pipeline, workers: int) -> None:
@@ -519,15 +462,15 @@ def _cat_parallel(env: Environment, reader: CaptureReader, pipeline: Pipeline, w
     output = pipeline.output
     assert output is not None
 
-    def work(block_reader: CaptureReader, lines: list[bytes]) -> tuple:
+    def work(block_reader: CaptureReader, lines: bytes | list[bytes]) -> tuple[tuple, bytes]:
         parts: list[bytes] = []
         local = Pipeline(decoder, filt, render, _Collect(parts))  # type: ignore[arg-type]
         feed_lines(block_reader, lines, local)
         c = local.counts
-        return b"".join(parts), c.frames, c.events, c.shown, c.unparsed, c.markers
+        return (c.frames, c.events, c.shown, c.unparsed, c.markers), b"".join(parts)
 
-    def collect(result: tuple) -> None:
-        data, frames, events, shown, unparsed, markers = result
+    def collect(result: tuple, data: bytes) -> None:
+        frames, events, shown, unparsed, markers = result
         counts.frames += frames
         counts.events += events
         counts.shown += shown

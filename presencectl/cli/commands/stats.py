@@ -268,7 +268,7 @@ def read_parallel(
 
     decoder, filt = pipeline.decoder, pipeline.filter
 
-    def work(block_reader: Any, lines: list[bytes]) -> tuple:
+    def work(block_reader: Any, lines: Any) -> tuple[tuple, bytes]:
         records: list[tuple] = []
         markers: dict[str, int] = {}
         keep = records.append
@@ -279,9 +279,9 @@ def read_parallel(
 
         local.marker = marker  # type: ignore[method-assign]
         feed_lines(block_reader, lines, local)
-        return records, markers
+        return (records, markers), b""
 
-    def collect(result: tuple) -> None:
+    def collect(result: tuple, data: bytes) -> None:  # noqa: ARG001 - stats renders nothing in workers
         records, markers = result
         add = tracker.add_record
         for record in records:
