@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import sys
 from http import HTTPStatus
 from pathlib import Path
 
@@ -118,6 +119,34 @@ class ScriptedSource:
         self.closed += 1
 
 
+class BatchingSource(ScriptedSource):
+    """The same script, with a burst's frames (``ready``) handed over in one
+    go by ``take_ready()``, as the WebSocket source does."""
+
+    def take_ready(self) -> list[Frame]:
+        taken = []
+        while self.ready and self.script and self.script[0][0] == "frame":
+            taken.append(Frame(self.script.pop(0)[1], self.clock.now))
+        return taken
+
+
+#: Every session test (``@both_sources``) runs with both kinds of source: one frame per receive(), or batches.
+SOURCES = {"one-by-one": ScriptedSource, "batches": BatchingSource}
+SOURCE = ScriptedSource
+
+
+@pytest.fixture
+def source_kind(request, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "SOURCE", SOURCES[request.param])
+    return request.param
+
+
+def both_sources(test):
+    """Run a session test once with each kind of source."""
+    test = pytest.mark.usefixtures("source_kind")(test)
+    return pytest.mark.parametrize("source_kind", list(SOURCES), indirect=True)(test)
+
+
 class ListRecorder:
     def __init__(self) -> None:
         self.records: list[Frame | Marker] = []
@@ -148,7 +177,7 @@ class CountingStream(io.BytesIO):
 
 def make_session(script, connects=None, *, limit=None, counter=None, **kwargs):
     clock = FakeClock()
-    source = ScriptedSource(clock, script, connects)
+    source = SOURCE(clock, script, connects)
     recorder = ListRecorder()
     stream = CountingStream()
     output = Output(stream, live=False)
@@ -177,6 +206,7 @@ def test_backoff_jitter_stays_between_half_and_full():
     assert backoff.delay(50, lambda: 0.999) >= 15 and backoff.delay(50, lambda: 0.0) == 30
 
 
+@both_sources
 def test_reconnects_with_backoff_markers_and_notices():
     refused = CannotConnect("ws://fake.example/x", "connection refused (is the server running?)")
     session, source, recorder, env, clock, _ = make_session(
@@ -207,6 +237,7 @@ def test_reconnects_with_backoff_markers_and_notices():
     assert "1 reconnect" in session.summary()
 
 
+@both_sources
 def test_backoff_keeps_growing_over_short_connections_and_resets_after_a_stable_one():
     session, source, _, _, clock, _ = make_session(
         [
@@ -221,6 +252,7 @@ def test_backoff_keeps_growing_over_short_connections_and_resets_after_a_stable_
     assert clock.sleeps == [0.5, 1.0, 0.5]
 
 
+@both_sources
 def test_a_fatal_error_while_reconnecting_ends_the_session():
     fatal = CannotConnect("ws://fake.example/x", "HTTP 401 Unauthorized on the WebSocket upgrade", fatal=True)
     session, source, recorder, _, _, _ = make_session([("lost", "reset", False)], ["HTTP 101", fatal])
@@ -229,6 +261,7 @@ def test_a_fatal_error_while_reconnecting_ends_the_session():
     assert source.closed == 1
 
 
+@both_sources
 def test_the_first_connect_failure_is_raised_at_once():
     refused = CannotConnect("ws://fake.example/x", "connection refused")
     session, source, recorder, _, clock, _ = make_session([], [refused])
@@ -237,6 +270,7 @@ def test_the_first_connect_failure_is_raised_at_once():
     assert recorder.records == [] and clock.sleeps == [] and session.state == "connecting"
 
 
+@both_sources
 def test_without_reconnect_a_loss_raises_and_a_clean_close_ends():
     session, *_ = make_session([("frame", EVENT), ("lost", "reset", False)], reconnect=False)
     with pytest.raises(ConnectionLost, match="reset"):
@@ -246,6 +280,7 @@ def test_without_reconnect_a_loss_raises_and_a_clean_close_ends():
     assert recorder.marks()[-1] == ("disconnected", "closed by the server (1000 normal closure)")
 
 
+@both_sources
 def test_idle_timeout_counts_from_the_last_message_and_ignores_keepalives():
     session, _, _, _, clock, _ = make_session(
         [("advance", 3.0), ("frame", EVENT), ("advance", 4.0), ("frame", SPAN_KEEPALIVE), ("idle", 100.0)],
@@ -256,6 +291,7 @@ def test_idle_timeout_counts_from_the_last_message_and_ignores_keepalives():
     assert clock.now - started == pytest.approx(8.0)  # 3 s, the event, then 5 s of keep-alives only
 
 
+@both_sources
 def test_idle_timeout_while_reconnecting():
     refused = CannotConnect("ws://fake.example/x", "refused")
     session, _, _, _, clock, _ = make_session(
@@ -267,12 +303,14 @@ def test_idle_timeout_while_reconnecting():
     assert clock.now - started == pytest.approx(2.0)
 
 
+@both_sources
 def test_limit_ends_the_session_and_the_frame_is_acknowledged():
     session, source, *_ = make_session([("frame", EVENT), ("frame", EVENT), ("frame", EVENT)], limit=2)
     assert session.run().reason == "limit"
     assert len(source.done_calls) == 2
 
 
+@both_sources
 def test_done_carries_the_reason_a_payload_cannot_be_read():
     session, source, *_ = make_session(
         [("frame", EVENT), ("frame", "garbage{"), ("frame", '{"a":1}\nnot json'), ("frame", ""), ("frame", LOGOUT)]
@@ -290,6 +328,7 @@ def test_problem_with():
     assert problem_with([]) is None
 
 
+@both_sources
 def test_output_is_flushed_only_when_the_source_has_nothing_buffered():
     session, source, _, _, _, stream = make_session([("frame", EVENT)] * 5 + [("frame", LOGOUT)])
     source.ready = True  # a burst: everything already buffered
@@ -302,6 +341,22 @@ def test_output_is_flushed_only_when_the_source_has_nothing_buffered():
     assert stream.flushes == 6 and stream.getvalue().count(b"\n") == 6
 
 
+@both_sources
+@pytest.mark.parametrize("ender", ["logout", "limit"])
+def test_a_burst_ends_at_the_frame_that_ends_the_session(ender):
+    """Taken one by one or as one batch, a burst stops at the same frame:
+    the same frames recorded, the same lines shown, the rest left unread."""
+    script = [("frame", EVENT)] * 3 + [("frame", LOGOUT if ender == "logout" else EVENT)] + [("frame", EVENT)] * 2
+    session, source, recorder, _, _, stream = make_session(script, limit=4 if ender == "limit" else None)
+    source.ready = True
+    ending = session.run()
+    session.pipeline.close()
+    assert ending.reason == ender
+    assert len([r for r in recorder.records if isinstance(r, Frame)]) == 4
+    assert stream.getvalue().count(b"\n") == 4
+
+
+@both_sources
 def test_live_counter_is_drawn_and_erased():
     counter = io.StringIO()
     session, *_ = make_session([("frame", EVENT), ("idle", 1.0), ("frame", LOGOUT)], counter=counter, capture="x.ndjson")

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from presencectl.core.dialects import ends_session
+from presencectl.core.dialects import ends_session, session_enders
 from presencectl.core.events import Event, Frame, Marker
 from presencectl.engine.deadline import deadline_ending
 from presencectl.engine.runner import LimitReached, Pipeline
@@ -186,6 +186,8 @@ class Session:
         pipeline = self.pipeline
         take = pipeline.frame
         judged = self._judged if getattr(source, "confirms", True) else None
+        take_ready = getattr(source, "take_ready", None)
+        enders = session_enders()
         idle_flush = pipeline.idle
         gate = pipeline.gate
         clock = self.clock
@@ -230,18 +232,25 @@ class Session:
                     return Ending("timeout", f"no message for {idle:g} s")
                 self._draw(now)
                 continue
-            events = take(frame, None, judged)  # LimitReached at -n
-            if not pending():
-                idle_flush()
-            for event in events:
-                if not event.keepalive:
-                    if idle is not None:
-                        self._last_message = clock()
-                    ender = ends_session(event)  # declared by the dialect (Navixy logout)
-                    if ender is not None:
-                        return Ending("logout", f"the server ended the session ({ender.vendor} {event.type})")
-            if self.deadline_at is not None and clock() >= self.deadline_at:
-                return self._deadline_ending()
+            # With the frames the source already holds (one read's worth): the
+            # loop's chores above run once per read, not once per frame. A
+            # signal noted meanwhile waits for the end of the batch.
+            batch = (frame, *take_ready()) if take_ready is not None else (frame,)
+            last = batch[-1]
+            for each in batch:
+                events = take(each, None, judged)  # LimitReached at -n
+                if each is last and not pending():
+                    idle_flush()
+                for event in events:
+                    if not event.keepalive:
+                        if idle is not None:
+                            self._last_message = clock()
+                        if event.type in enders:
+                            ender = ends_session(event)  # declared by the dialect (Navixy logout)
+                            if ender is not None:
+                                return Ending("logout", f"the server ended the session ({ender.vendor} {event.type})")
+                if self.deadline_at is not None and clock() >= self.deadline_at:
+                    return self._deadline_ending()
             if drawing:
                 self._draw(clock())
 

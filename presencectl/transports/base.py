@@ -87,6 +87,12 @@ class Source(Protocol):
             frame is safe (webhook answer, MQTT acknowledgement), so the
             capture is flushed to disk before it is called; a source whose
             ``done`` does nothing sets it False and is not called.
+        take_ready: (optional) a method returning, as a list in order, every
+            frame :meth:`receive` would return at once (already read and
+            parsed), and forgetting them: the driver puts a whole read
+            through the pipeline in one go (WebSocket: hundreds of frames a
+            read in a burst). A source that acknowledges frames one by one
+            leaves it out.
     """
 
     endpoint: str

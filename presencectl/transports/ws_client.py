@@ -281,6 +281,15 @@ class WsSource:
             return ready.pop()
         return self._receive(timeout)
 
+    def take_ready(self) -> list[Frame]:
+        """Every frame already read, parsed and decoded, in order; see :meth:`Source.take_ready`."""
+        ready = self._ready
+        if not ready:
+            return ready
+        self._ready = []
+        ready.reverse()
+        return ready
+
     def _receive(self, timeout: float | None) -> Frame | None:
         parser = self._parser
         deadline = None if timeout is None else time.monotonic() + timeout

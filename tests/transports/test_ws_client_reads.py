@@ -69,7 +69,10 @@ class RawServer:
         return out
 
 
-def test_a_read_of_mixed_frames_comes_out_in_order_then_the_protocol_error():
+@pytest.mark.parametrize("batches", [False, True], ids=["receive", "take_ready"])
+def test_a_read_of_mixed_frames_comes_out_in_order_then_the_protocol_error(batches):
+    """Frame by frame, or (as the session takes them) the first of a read
+    and the rest with ``take_ready()``: the same frames in the same order."""
     texts = [b'{"event":"a","n":%d}' % i for i in range(300)]
     data = (
         b"".join(build_frame(OP_TEXT, t) for t in texts[:100])
@@ -90,6 +93,9 @@ def test_a_read_of_mixed_frames_comes_out_in_order_then_the_protocol_error():
             frame = source.receive(10)
             assert frame is not None
             got.append(frame)
+            if batches:
+                got += source.take_ready()
+                assert not source.take_ready()
     expected = [
         *(t.decode() for t in texts[:100]),
         b'{"bad":"\xff"}',

@@ -38,6 +38,7 @@ __all__ = [
     "detect",
     "normalize",
     "ends_session",
+    "session_enders",
     "reason_types",
     "unwrappers",
 ]
@@ -219,6 +220,13 @@ def normalize(
     """Normalise one JSON object, by ``forced`` or by the detected dialect."""
     dialect = forced or detect(obj, topic)
     return dialect.normalize(obj, topic, times)
+
+
+def session_enders() -> frozenset[str]:
+    """The event type names that some dialect says may end a live session: a
+    loop over many events asks :func:`ends_session` only about these."""
+    _load_builtins()
+    return _enders
 
 
 def ends_session(event: Event) -> Dialect | None:
