@@ -218,3 +218,22 @@ def test_a_killed_worker_is_one_error_line(big_file):
     ], err
     assert out.count(b"\n") < big_file.read_bytes().count(b"\n")  # it stopped; what came out came whole
     assert out == b"" or out.endswith(b"}\n")
+
+
+@pytest.mark.parametrize("command", [["cat", "-f", "json"], ["stats", "--json"]], ids=["cat", "stats"])
+def test_a_closed_output_pipe_ends_quietly_with_the_workers(big_file, command):
+    """``| head``: exit 0, nothing on stderr, no worker left (SPEC §5)."""
+    proc = start(*command, str(big_file))
+    try:
+        workers_seen = wait_until(lambda: children_of(proc.pid), "a worker")
+        assert proc.stdout.read(1)
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert b"error" not in err and b"Traceback" not in err, err
+    for pid in workers_seen:
+        wait_until(lambda pid=pid: not alive(pid), f"worker {pid} to end")
