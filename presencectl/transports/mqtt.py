@@ -113,6 +113,9 @@ class MqttSource:
             self.client_id = options.client_id or f"presencectl-{os.getpid():x}-{secrets.token_hex(3)}"
         self._client: Any = None
         self._pending: deque[Frame] = deque()
+        #: QoS 1/2 messages paho read (before the takeover, or on its own loop),
+        #: acknowledged in done(): (frame, packet id, QoS), in order.
+        self._paho_due: deque[tuple[Frame, int, int]] = deque()
         self._lost: str | None = None
         self._lost_clean = False
         self._connack: Any = None
@@ -150,6 +153,10 @@ class MqttSource:
             clean_session=None if v5 else opts.clean_session,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             reconnect_on_failure=False,
+            # A message is acknowledged once recorded (done()), never on arrival:
+            # paho reads the messages a persistent session queued before the
+            # subscription is confirmed, and all of them on its own loop.
+            manual_ack=True,
         )
         client.connect_timeout = opts.connect_timeout
         if username is not None or password is not None:
@@ -164,6 +171,7 @@ class MqttSource:
         client.on_publish = self._handle_publish
         client.on_message = self._message_callback()
         self._pending.clear()
+        self._paho_due.clear()
         self._lost = None
         self._lost_clean = False
         self._connack = None
@@ -338,7 +346,10 @@ class MqttSource:
         now = time.time
         skip = self.options.skip_retained
 
+        due = self._paho_due.append
+
         def on_message(client: Any, userdata: Any, msg: Any) -> None:
+            qos = msg.qos
             payload = msg.payload
             try:
                 data: str | bytes = payload.decode()
@@ -349,14 +360,19 @@ class MqttSource:
             except UnicodeDecodeError:  # brokers should refuse such topics; show it anyway
                 topic = msg._topic.decode("utf-8", "backslashreplace")
             meta = paho_meta(msg)
-            dup = bool(msg.dup) and msg.qos > 0
+            dup = bool(msg.dup) and qos > 0
             if msg.retain:
                 if skip:
+                    if qos:
+                        client.ack(msg.mid, qos)  # dropped on purpose: nothing to wait for
                     return
                 self._retained(topic)
-                append((RetainedDupFrame if dup else RetainedFrame)(data, now(), topic, meta))
-                return
-            append((DupFrame if dup else Frame)(data, now(), topic, meta))
+                frame = (RetainedDupFrame if dup else RetainedFrame)(data, now(), topic, meta)
+            else:
+                frame = (DupFrame if dup else Frame)(data, now(), topic, meta)
+            append(frame)
+            if qos:
+                due((frame, msg.mid, qos))
 
         return on_message
 
@@ -439,6 +455,14 @@ class MqttSource:
             if due and due[0][0] is frame:
                 _frame, pid, qos = due.popleft()
                 reader.ack(pid, qos)
+                return
+        due = self._paho_due
+        if due and due[0][0] is frame:
+            _frame, pid, qos = due.popleft()
+            if reader is not None:  # read by paho, acknowledged after the takeover: by us
+                reader.ack_delivered(pid, qos)
+            elif self._client is not None:
+                self._client.ack(pid, qos)
 
     # The steady state: our own reader.
 

@@ -90,3 +90,43 @@ def test_a_broker_that_stops_answering_pings_reads_alike(broker, paho):
         broker.process.send_signal(signal.SIGCONT)
         source.close()
     assert str(lost.value) == f"{broker.url}: connection lost: no answer to a keep-alive ping within 1 s"
+
+
+@pytest.mark.parametrize("when", ["queued while away", "live"])
+def test_a_qos1_message_is_acknowledged_only_once_done(broker, paho, when):
+    """SPEC §5.1 on either loop, for messages the broker had queued (they come
+    before the subscription is confirmed, while paho still reads) and live
+    ones: a message received but never done() (presencectl killed before it
+    was recorded) comes again on the next connect; one done() does not."""
+    options = {"topics": ["q/#"], "qos": 1, "client_id": f"pctl-ack-{paho[:3]}-{when[:4]}", "clean_session": False}
+    source = mqtt_source_from_args(broker.url, **options)
+    source.connect()
+    if when == "queued while away":
+        source.close()
+        broker.publish_many("q/x", [f'{{"n":{i}}}' for i in range(20)], qos=1)
+        source = mqtt_source_from_args(broker.url, **options)
+        source.connect()
+    else:
+        broker.publish_many("q/x", [f'{{"n":{i}}}' for i in range(20)], qos=1)
+    try:
+        got = []
+        while len(got) < 20:
+            frame = wait_until(lambda: source.receive(0.2), f"message {len(got)}")
+            got.append(frame)
+            if len(got) <= 5:
+                source.done(frame, None)
+        assert [f.data for f in got] == [f'{{"n":{i}}}' for i in range(20)]
+        # Let anything queued go out before the goodbye (a done() ack must not be lost either).
+        source.receive(0.2)
+    finally:
+        source.close()
+    source = mqtt_source_from_args(broker.url, **options)
+    source.connect()
+    try:
+        again = []
+        while (frame := source.receive(1.0)) is not None:
+            again.append(frame.data)
+            source.done(frame, None)
+    finally:
+        source.close()
+    assert again == [f'{{"n":{i}}}' for i in range(5, 20)]

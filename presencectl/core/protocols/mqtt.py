@@ -214,6 +214,12 @@ class PacketReader:
             self.out += bytes((_PUBREC, 2, pid >> 8, pid & 0xFF))
             self.qos2.add(pid)
 
+    def ack_delivered(self, pid: int, qos: int) -> None:
+        """Queue the last acknowledgement of a message another reader (paho)
+        took in before this one: PUBACK (QoS 1), or PUBCOMP (QoS 2: it answered
+        the PUBLISH with PUBREC and handed the message over at PUBREL)."""
+        self.out += bytes((_PUBACK if qos == 1 else _PUBCOMP, 2, pid >> 8, pid & 0xFF))
+
     def feed(self, data: bytes, now: float) -> None:
         """Parse the complete packets in ``data`` (plus what was left over), received at ``now``.
 
