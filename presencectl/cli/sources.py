@@ -131,20 +131,13 @@ def mqtt_source_from_args(
     """
     from presencectl.core.protocols.mqtt import check_topic_name
     from presencectl.transports.mqtt import DEFAULT_KEEPALIVE, AliyunDevice, MqttOptions, MqttSource
+    from presencectl.transports.mqtt_connect import check_qos
+    from presencectl.transports.mqtt_connect import mqtt_version as mqtt_version_of
     from presencectl.transports.urls import parse_mqtt_url
 
     environ = os.environ if environ is None else environ
     parsed = parse_mqtt_url(url)
-    if mqtt_version is None or mqtt_version == "":
-        version = 5 if share is not None else 3
-    else:
-        text = str(mqtt_version).strip().lower()
-        if text in ("3", "3.1.1", "311", "4"):
-            version = 3
-        elif text in ("5", "5.0"):
-            version = 5
-        else:
-            raise UsageError(f"bad --mqtt-version {mqtt_version!r}: 3 (3.1.1) or 5")
+    version = mqtt_version_of(mqtt_version, 5 if share is not None else 3)
 
     aliyun = None
     if aliyun_device is not None or device_secret is not None:
@@ -196,7 +189,7 @@ def mqtt_source_from_args(
     options = MqttOptions(
         url,
         topics=list(topics) if topics else ["#"],
-        qos=qos,
+        qos=check_qos(qos),
         version=version,
         client_id=client_id if aliyun is None else None,
         username=username,
@@ -224,11 +217,10 @@ def check_mqtt_options(options: MqttOptions, secure: bool) -> None:
         UsageError: ``bad --qos 3: 0, 1 or 2``, ``--share needs MQTT 5 …``, ….
     """
     from presencectl.core.protocols.mqtt import check_topic_filter, check_topic_name
+    from presencectl.transports.mqtt_connect import check_qos, mqtt_version
 
-    if options.qos not in (0, 1, 2):
-        raise UsageError(f"bad --qos {options.qos}: 0, 1 or 2")
-    if options.version not in (3, 5):
-        raise UsageError(f"bad --mqtt-version {options.version}: 3 (3.1.1) or 5")
+    check_qos(options.qos)
+    mqtt_version(options.version, 3)
     if not options.topics:
         raise UsageError("no topic to subscribe to")
     for topic in options.topics:

@@ -12,12 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from presencectl.errors import UsageError
 from presencectl.transports.base import os_cause, tls_verify_failed
 from presencectl.transports.urls import MqttUrl
 
 __all__ = [
     "DEFAULT_KEEPALIVE",
     "FATAL_CONNACK",
+    "check_qos",
+    "mqtt_version",
     "AliyunDevice",
     "MqttOptions",
     "close_socket",
@@ -115,6 +118,36 @@ class MqttOptions:
     aliyun: AliyunDevice | None = None
     notice: Callable[[str], None] | None = None
     clock: Callable[[], float] = time.time
+
+
+def mqtt_version(value: object, default: int) -> int:
+    """``--mqtt-version`` as 3 or 5, the one reading of it for every MQTT
+    source and target: 3 also as ``3.1.1``, ``311`` or ``4`` (the protocol
+    level byte), 5 also as ``5.0``; None or empty: ``default``.
+
+    Raises:
+        UsageError: anything else.
+    """
+    if value is None or value == "":
+        return default
+    text = str(getattr(value, "value", value)).strip().lower()
+    if text in ("3", "3.1.1", "311", "4"):
+        return 3
+    if text in ("5", "5.0"):
+        return 5
+    raise UsageError(f"bad --mqtt-version {text!r}: 3 (3.1.1) or 5")
+
+
+def check_qos(qos: object) -> int:
+    """``--qos`` as 0, 1 or 2.
+
+    Raises:
+        UsageError: anything else.
+    """
+    text = str(qos).strip()
+    if isinstance(qos, float) or text not in ("0", "1", "2"):
+        raise UsageError(f"bad --qos {text}: 0, 1 or 2")
+    return int(text)
 
 
 def subscriptions(options: MqttOptions) -> list[str]:

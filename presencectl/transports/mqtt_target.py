@@ -22,9 +22,11 @@ from presencectl.errors import TransportError, UsageError
 from presencectl.transports import paho_internals
 from presencectl.transports.mqtt_connect import (
     DEFAULT_KEEPALIVE,
+    check_qos,
     close_socket,
     explain_connack,
     explain_connect_error,
+    mqtt_version,
     paho_properties,
     reason_text,
 )
@@ -64,17 +66,12 @@ class MqttTarget:
         self.description = redact_url(url)
         self.options = options
         extra: Mapping[str, Any] = getattr(options, "extra", None) or {}
-        self.qos = int(extra.get("qos") or 0)
-        if self.qos not in (0, 1, 2):
-            raise UsageError(f"bad --qos {self.qos}: 0, 1 or 2")
+        self.qos = check_qos(extra.get("qos") or 0)
         self.prefix: str | None = extra.get("topic_prefix")
         self.default_topic: str | None = extra.get("topic")
         if self.default_topic is not None:
             check_topic_name(self.default_topic, "--topic")
-        version = str(extra.get("mqtt_version") or "3")
-        if version not in ("3", "5"):
-            raise UsageError(f"bad --mqtt-version {version!r}: 3 (3.1.1) or 5")
-        self.version = int(version)
+        self.version = mqtt_version(extra.get("mqtt_version"), 3)
         self.client_id = extra.get("client_id") or f"presencectl-replay-{secrets.token_hex(3)}"
         self.username = extra.get("username") or self.url.username
         self.password = extra.get("password") or self.url.password

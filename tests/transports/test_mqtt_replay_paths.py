@@ -214,3 +214,35 @@ def test_a_broker_gone_between_two_frames(tmp_path, qos, version, how, said):
     # reports that publish failed and the count is 0 (nothing acknowledged).
     counts = ("1",) if qos == "0" else ("0", "1")
     assert error_line(result) in [f"{peer.url}: {said} after {n} frames" for n in counts]
+
+
+def _source_reading(qos, version):  # type: ignore[no-untyped-def]
+    from presencectl.cli.sources import mqtt_source_from_args
+
+    source = mqtt_source_from_args("mqtt://127.0.0.1:1", topics=["a/#"], qos=qos, mqtt_version=version)
+    return source.options.qos, source.options.version
+
+
+def _target_reading(qos, version):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    options = SimpleNamespace(extra={"qos": qos, "mqtt_version": version}, cacert=None, insecure=False)
+    target = MqttTarget("mqtt://127.0.0.1:1", options)
+    return target.qos, target.version
+
+
+@pytest.mark.parametrize("read", [_source_reading, _target_reading], ids=["tail source", "replay target"])
+@pytest.mark.parametrize(
+    ("qos", "version", "expected"),
+    [(0, None, (0, 3)), (1, "3", (1, 3)), (2, "3.1.1", (2, 3)), ("1", "5", (1, 5)), (0, "5.0", (0, 5)),
+     (3, None, "bad --qos 3"), (-1, None, "bad --qos -1"), (1.5, None, "bad --qos 1.5"), (0, "4.5", "bad --mqtt-version '4.5'")],
+)
+def test_qos_and_version_are_read_alike_by_source_and_target(read, qos, version, expected):
+    """One reading of --qos and --mqtt-version (``mqtt_connect.check_qos``/``mqtt_version``) for both."""
+    from presencectl.errors import UsageError
+
+    if isinstance(expected, str):
+        with pytest.raises(UsageError, match=f"^{expected}"):
+            read(qos, version)
+    else:
+        assert read(qos, version) == expected
