@@ -1,18 +1,13 @@
 """``tail mqtt://`` at connect time, as a user sees it: the QoS the broker granted, a
-``--publish`` the broker refuses, a peer that never answers CONNECT, and a broker that
-stops answering keep-alive pings. Real mosquitto, the CLI as a subprocess (the
-keep-alive case through the public ``mqtt_source_from_args``: the CLI does not expose
-the keep-alive interval)."""
+``--publish`` the broker refuses, a peer that never answers CONNECT. Real mosquitto,
+the CLI as a subprocess. (A broker that stops answering keep-alive pings is in
+``transports/test_mqtt_paho_loop.py``, on both of the source's loops.)"""
 
 from __future__ import annotations
 
-import signal
-
 import pytest
 
-from presencectl.cli.sources import mqtt_source_from_args
-from presencectl.transports.base import ConnectionLost
-from tests.conftest import assert_no_traceback, run_cli, wait_until
+from tests.conftest import assert_no_traceback, run_cli
 from tests.mqtt_support import Brokers
 from tests.test_replay_to_mqtt_errors import Peer
 
@@ -59,22 +54,3 @@ def test_a_peer_that_never_answers_connect_is_named_as_maybe_not_a_broker():
     assert result.stderr.decode().splitlines()[-1] == (
         f"presencectl: error: mqtt://127.0.0.1:{peer.port}: no CONNACK from 127.0.0.1:{peer.port} within 0.5 s (is it an MQTT broker?)"
     )
-
-
-def test_a_broker_that_stops_answering_pings_is_a_lost_connection(make_broker):
-    broker = make_broker()
-    source = mqtt_source_from_args(broker.url, topics=["k/#"], keepalive=1)
-    source.connect()
-    broker.publish("k/1", '{"n": 1}')
-    first = wait_until(lambda: source.receive(0.2), "the first message")
-    assert first.data == '{"n": 1}'
-    assert broker.process is not None
-    broker.process.send_signal(signal.SIGSTOP)  # frozen: the socket stays open, nothing answers
-    try:
-        with pytest.raises(ConnectionLost) as lost:
-            wait_until(lambda: source.receive(0.2), "the loss to be noticed", timeout=60)
-    finally:
-        broker.process.send_signal(signal.SIGCONT)
-        source.close()
-    assert str(lost.value) == f"{broker.url}: connection lost: no answer to a keep-alive ping within 1 s"
-    assert not lost.value.clean

@@ -90,6 +90,7 @@ def test_a_broker_that_stops_answering_pings_reads_alike(broker, paho):
         broker.process.send_signal(signal.SIGCONT)
         source.close()
     assert str(lost.value) == f"{broker.url}: connection lost: no answer to a keep-alive ping within 1 s"
+    assert not lost.value.clean
 
 
 @pytest.mark.parametrize("when", ["queued while away", "live"])
