@@ -66,15 +66,6 @@ def test_replay_over_tls_with_an_untrusted_certificate(make_broker):
     assert len(out.decode().splitlines()) == len(frames)
 
 
-@pytest.mark.parametrize("flag", [["--cacert", "ca.pem"], ["--insecure"]])
-def test_tls_options_need_an_mqtts_url(make_broker, flag):
-    broker = make_broker()
-    result = run_cli("replay", str(ALIYUN), "--to", broker.url, *flag, "--speed", "max")
-    assert_no_traceback(result)
-    assert result.returncode == 2
-    assert result.stderr.decode() == "presencectl: error: --cacert, --cert, --key and --insecure need an mqtts:// URL\n"
-
-
 def test_a_broker_that_wants_credentials(make_broker):
     broker = make_broker(users={"bob": "s3cret"})
     host = f"127.0.0.1:{broker.port}"

@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 from presencectl.core.events import Frame
 from presencectl.errors import TransportError
 
-__all__ = ["Source", "CannotConnect", "ConnectionLost", "os_cause", "tls_verify_failed"]
+__all__ = ["Source", "CannotConnect", "ConnectionLost", "os_cause", "tls_verify_failed", "client_certificate_hint"]
 
 
 class CannotConnect(TransportError):
@@ -164,3 +164,18 @@ def tls_verify_failed(exc: BaseException, peer: str) -> str:
         f"TLS certificate verification failed ({reason}); "
         f"trust the {peer}'s CA with --cacert FILE, or skip the check with --insecure"
     )
+
+
+def client_certificate_hint(has_cert: bool, peer: str = "server") -> str:
+    """The hint for a TLS peer that hung up on us or refused the handshake
+    (``peer``: "server", "broker"), the same words for every source and target."""
+    if has_cert:
+        return f" (does the {peer} trust the client certificate --cert?)"
+    return f" (does the {peer} want a client certificate? --cert, --key)"
+
+
+#: TLS alerts a server sends about our certificate (or the lack of one).
+CLIENT_CERTIFICATE_ALERTS = frozenset({
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_HANDSHAKE_FAILURE", "SSLV3_ALERT_BAD_CERTIFICATE",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "TLSV1_ALERT_UNKNOWN_CA",
+})

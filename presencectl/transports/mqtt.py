@@ -57,7 +57,7 @@ from presencectl.core.protocols.mqtt import (
     ProtocolError,
 )
 from presencectl.transports import paho_internals
-from presencectl.transports.base import CannotConnect, ConnectionLost
+from presencectl.transports.base import CannotConnect, ConnectionLost, client_certificate_hint
 from presencectl.transports.mqtt_connect import (
     DEFAULT_KEEPALIVE,
     FATAL_CONNACK,
@@ -210,10 +210,8 @@ class MqttSource:
         if why == "lost":
             if not self.url.secure:
                 hint = " (a TLS port? use mqtts://)"
-            elif opts.client_cert:
-                hint = " (does the broker trust the client certificate --cert?)"
             else:
-                hint = " (does the broker want a client certificate? --cert, --key)"
+                hint = client_certificate_hint(bool(opts.client_cert), "broker")
             raise CannotConnect(self.endpoint, f"{host} closed the connection before answering CONNECT{hint}")
         if why == "timeout":
             raise CannotConnect(

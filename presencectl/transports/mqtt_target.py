@@ -20,6 +20,7 @@ from presencectl.core.protocols.mqtt import (
 )
 from presencectl.errors import TransportError, UsageError
 from presencectl.transports import paho_internals
+from presencectl.transports.base import client_certificate_hint
 from presencectl.transports.mqtt_connect import (
     DEFAULT_KEEPALIVE,
     check_qos,
@@ -46,8 +47,8 @@ class MqttTarget:
 
     - ``qos`` (0), ``topic_prefix`` (None: as recorded; see :func:`rewrite_topic`),
     - ``topic`` (publish frames that carry no topic here; None: such a frame is an error),
-    - ``client_id``, ``username``, ``password``, ``mqtt_version`` (``"3"``/``"5"``),
-      ``cert``, ``key`` (TLS client certificate).
+    - ``client_id``, ``username``, ``password``, ``mqtt_version`` (``"3"``/``"5"``);
+    the TLS client certificate is ``options.cert``/``options.key``, as for every target.
 
     paho's network loop runs in a thread (PUBACKs, pings) while :meth:`send`
     publishes from the replay's clock; at most :attr:`MAX_BACKLOG` messages wait
@@ -77,10 +78,8 @@ class MqttTarget:
         self.password = extra.get("password") or self.url.password
         if self.password is None and self.username is not None:
             self.password = os.environ.get("PRESENCECTL_PASSWORD") or None
-        self.cert = extra.get("cert")
-        self.key = extra.get("key")
-        if not self.url.secure and (options.cacert or options.insecure or self.cert or self.key):
-            raise UsageError("--cacert, --cert, --key and --insecure need an mqtts:// URL")
+        self.cert = getattr(options, "cert", None)
+        self.key = getattr(options, "key", None)
         self.sent = 0
         self.no_topic = 0
         self._client: Any = None
@@ -138,6 +137,7 @@ class MqttTarget:
                     f"cannot connect to {self.description}: no CONNACK within {timeout:g} s"
                     if left <= 0
                     else f"cannot connect to {self.description}: the broker closed the connection before answering CONNECT"
+                    + (client_certificate_hint(bool(self.cert), "broker") if self.url.secure else "")
                 )
         if connack[0].is_failure:
             close_socket(client)

@@ -29,6 +29,11 @@ from urllib.parse import unquote, urlsplit
 from presencectl.core.capture import redact_url
 from presencectl.core.events import Frame, Marker
 from presencectl.errors import TransportError, UsageError
+from presencectl.transports.base import (
+    CLIENT_CERTIFICATE_ALERTS,
+    client_certificate_hint,
+    tls_verify_failed,
+)
 
 __all__ = [
     "Target",
@@ -54,6 +59,7 @@ class TargetOptions:
         headers: ``-H 'Name: value'`` lines (WebSocket handshake, HTTP request).
         insecure: do not verify TLS certificates.
         cacert: a CA bundle to verify TLS certificates with.
+        cert, key: a client certificate (PEM) and its key, for mutual TLS.
         timeout: seconds to wait for a connection or an answer.
         replay_disconnects: a ``disconnected`` marker closes the connection;
             the next frame opens a new one.
@@ -64,6 +70,8 @@ class TargetOptions:
     headers: list[str] = field(default_factory=list)
     insecure: bool = False
     cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
     timeout: float = 10.0
     replay_disconnects: bool = False
     warn: Callable[[str], None] = lambda message: None
@@ -131,6 +139,11 @@ REGISTRY: dict[str, TargetFactory | str] = {
 }
 
 
+def _is_tls(scheme: str) -> bool:
+    """Whether ``--to SCHEME://`` speaks TLS (the secure twin of a scheme ends in ``s``)."""
+    return scheme.endswith("s") and scheme[:-1] in REGISTRY
+
+
 def register_target(schemes: Iterable[str], factory: TargetFactory | str) -> None:
     """Make ``--to SCHEME://…`` use ``factory`` (a class, or ``"module:Class"``)."""
     for scheme in schemes:
@@ -150,6 +163,8 @@ def make_target(url: str, options: TargetOptions) -> Target:
     factory = REGISTRY.get(scheme)
     if factory is None:
         raise UsageError(f"bad --to {url!r}: {scheme}:// is not a replay target; use one of {known}")
+    if (options.cacert or options.cert or options.key or options.insecure) and not _is_tls(scheme):
+        raise UsageError("--cacert, --cert, --key and --insecure need a TLS URL (wss://, https://, mqtts://)")
     if isinstance(factory, str):
         module, _, name = factory.partition(":")
         factory = getattr(importlib.import_module(module), name)
@@ -179,26 +194,24 @@ def parse_headers(lines: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def _ssl_context(options: TargetOptions) -> ssl.SSLContext:
-    try:
-        context = ssl.create_default_context(cafile=options.cacert)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"--cacert {options.cacert}: cannot load it: {exc}") from None
-    if options.insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    from presencectl.transports.ws_client import make_ssl_context
+
+    return make_ssl_context(options.cacert, options.cert, options.key, options.insecure)
 
 
-def _describe(exc: BaseException) -> str:
-    """A connection failure in a few words."""
+def _describe(exc: BaseException, options: TargetOptions | None = None) -> str:
+    """A connection failure in a few words (the same as the sources' for the same cause)."""
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (is the server running?)"
     if isinstance(exc, socket.gaierror):
         return "unknown host"
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate not trusted ({exc.verify_message}); --cacert FILE or --insecure"
+        return tls_verify_failed(exc, "server")
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failed: {exc.reason or exc}"
+        said = "TLS failed: the server closed the connection" if isinstance(exc, ssl.SSLEOFError) else f"TLS failed: {exc.reason or exc}"
+        if isinstance(exc, ssl.SSLEOFError) or exc.reason in CLIENT_CERTIFICATE_ALERTS:
+            said += client_certificate_hint(options is not None and options.cert is not None)
+        return said
     if isinstance(exc, TimeoutError):
         return "timed out"
     status = getattr(exc, "status_code", None)
@@ -250,7 +263,7 @@ class WebSocketTarget(BaseTarget):
                 enable_multithread=True,
             )
         except Exception as exc:
-            raise TransportError(f"cannot connect to {self.description}: {_describe(exc)}") from None
+            raise TransportError(f"cannot connect to {self.description}: {_describe(exc, self.options)}") from None
         ws.settimeout(None)
         self._ws = ws
         self._closed_by_server = None
@@ -361,7 +374,7 @@ class HttpTarget(BaseTarget):
             conn.connect()
         except Exception as exc:
             conn.close()
-            raise TransportError(f"cannot connect to {self.description}: {_describe(exc)}") from None
+            raise TransportError(f"cannot connect to {self.description}: {_describe(exc, self.options)}") from None
         self._conn = conn
         self._used = False
 
@@ -394,10 +407,10 @@ class HttpTarget(BaseTarget):
                     # The server had closed the idle keep-alive connection:
                     # the request was not processed, so sending it again is safe.
                     continue
-                raise TransportError(f"POST {self.description}: {_describe(exc)}") from None
+                raise TransportError(f"POST {self.description}: {_describe(exc, self.options)}") from None
             except (http.client.HTTPException, OSError) as exc:
                 self._drop()
-                raise TransportError(f"POST {self.description}: {_describe(exc)}") from None
+                raise TransportError(f"POST {self.description}: {_describe(exc, self.options)}") from None
             break
         self._used = True
         if response.will_close:

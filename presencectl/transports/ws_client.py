@@ -47,7 +47,13 @@ from presencectl.core.protocols.websocket import (
     says_finished,
 )
 from presencectl.errors import UsageError
-from presencectl.transports.base import CannotConnect, ConnectionLost, os_cause, tls_verify_failed
+from presencectl.transports.base import (
+    CannotConnect,
+    ConnectionLost,
+    client_certificate_hint,
+    os_cause,
+    tls_verify_failed,
+)
 from presencectl.transports.urls import split_url
 
 __all__ = ["WsOptions", "WsSource", "parse_header", "parse_ws_url", "make_ssl_context"]
@@ -464,8 +470,8 @@ def _explain_connect_error(exc: BaseException, source: WsSource, websocket) -> t
         return f"cannot connect to {host}: {os_cause(exc)}", False
     if isinstance(exc, websocket.WebSocketConnectionClosedException):
         hint = ""
-        if source.url.secure and not source.options.client_cert:
-            hint = " (if it wants a TLS client certificate, give it with --cert/--key)"
+        if source.url.secure:
+            hint = client_certificate_hint(bool(source.options.client_cert))
         return f"the server closed the connection during the WebSocket upgrade{hint}", False
     if isinstance(exc, websocket.WebSocketException):
         message = str(exc)

@@ -116,7 +116,16 @@ def replay_cmd(
     # --topic means "subscribe to" in tail/record; here it was the default topic.
     topic_alias: Annotated[str | None, typer.Option("--topic", metavar="TOPIC", hidden=True)] = None,
     cacert: Annotated[
-        str | None, typer.Option("--cacert", metavar="FILE", help="--to wss/https: verify the server with this CA bundle.", rich_help_panel=TARGET)
+        str | None, typer.Option("--cacert", metavar="FILE", help="--to wss/https/mqtts: verify the server with this CA bundle.", rich_help_panel=TARGET)
+    ] = None,
+    cert: Annotated[
+        str | None, typer.Option("--cert", metavar="FILE", help="--to wss/https/mqtts: client certificate (PEM) for mutual TLS.", rich_help_panel=TARGET, show_default=False)
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", metavar="FILE", help="--to wss/https/mqtts: private key of --cert, if not in the same file.", rich_help_panel=TARGET, show_default=False)
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option("--client-id", help="--to mqtt: MQTT client id (default presencectl-replay-<random>).", rich_help_panel=TARGET, show_default=False)
     ] = None,
     timeout: Annotated[
         str | None,
@@ -142,7 +151,7 @@ def replay_cmd(
     ] = None,
     opts: Opts,
 ) -> None:
-    """Play a capture back: to the terminal, a WebSocket test server, or a ws/http endpoint.
+    """Play a capture back: to the terminal, a WebSocket test server, a ws/http endpoint or an MQTT broker.
 
     Frames are sent when they fall due on one monotonic clock started at the
     beginning, so timing errors never add up. A frame is sent when any of its
@@ -182,7 +191,11 @@ def replay_cmd(
         if serve is not None and to is not None:
             raise UsageError("--serve and --to are two different targets: give one")
         is_mqtt = to is not None and to.lower().startswith(("mqtt://", "mqtts://"))
-        for given, name in ((topic_prefix is not None, "--topic-prefix"), (qos != 0, "--qos"), (topic is not None, "--default-topic"), (mqtt_version is not None, "--mqtt-version")):
+        mqtt_only = (
+            (topic_prefix is not None, "--topic-prefix"), (qos != 0, "--qos"), (topic is not None, "--default-topic"),
+            (mqtt_version is not None, "--mqtt-version"), (client_id is not None, "--client-id"),
+        )
+        for given, name in mqtt_only:
             if given and not is_mqtt:
                 raise UsageError(f"{name} only applies with --to mqtt://…")
         if live and (serve is not None or to is not None):
@@ -198,7 +211,11 @@ def replay_cmd(
                 "--wait-for-client only applies with --shared (each client already gets "
                 "its own replay from the start when it connects)"
             )
-        for given, name in ((header, "-H/--header"), (insecure, "--insecure"), (cacert, "--cacert"), (timeout is not None, "--connect-timeout")):
+        to_only = (
+            (header, "-H/--header"), (insecure, "--insecure"), (cacert, "--cacert"), (cert, "--cert"), (key, "--key"),
+            (timeout is not None, "--connect-timeout"),
+        )
+        for given, name in to_only:
             if given and to is None:
                 raise UsageError(f"{name} only applies with --to")
         if replay_disconnects and serve is None and to is None:
@@ -237,10 +254,12 @@ def replay_cmd(
                     headers=expand_headers(header or ()),
                     insecure=insecure,
                     cacert=cacert,
+                    cert=cert,
+                    key=key,
                     timeout=connect_timeout,
                     replay_disconnects=replay_disconnects,
                     warn=env.warn,
-                    extra={"topic_prefix": topic_prefix, "qos": qos, "topic": topic,
+                    extra={"topic_prefix": topic_prefix, "qos": qos, "topic": topic, "client_id": client_id,
                            "mqtt_version": mqtt_version.value if mqtt_version is not None else None},
                 ),
             )
