@@ -263,7 +263,12 @@ class WebSocketTarget(BaseTarget):
                 enable_multithread=True,
             )
         except Exception as exc:
-            raise TransportError(f"cannot connect to {self.description}: {_describe(exc, self.options)}") from None
+            from presencectl.transports.ws_client import explain_connect_error, parse_ws_url
+
+            cause, _fatal = explain_connect_error(
+                exc, parse_ws_url(self.url), timeout=self.options.timeout, client_cert=self.options.cert is not None
+            )
+            raise TransportError(f"cannot connect to {self.description}: {cause or _describe(exc, self.options)}") from None
         ws.settimeout(None)
         self._ws = ws
         self._closed_by_server = None

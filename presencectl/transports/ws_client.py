@@ -28,6 +28,7 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlunsplit
 
@@ -48,6 +49,7 @@ from presencectl.core.protocols.websocket import (
 )
 from presencectl.errors import UsageError
 from presencectl.transports.base import (
+    CLIENT_CERTIFICATE_ALERTS,
     CannotConnect,
     ConnectionLost,
     client_certificate_hint,
@@ -249,7 +251,10 @@ class WsSource:
                 **self._extra,
             )
         except Exception as exc:  # classified below; anything else is a bug worth a trace
-            cause, fatal = _explain_connect_error(exc, self, websocket)
+            cause, fatal = explain_connect_error(
+                exc, self.url, timeout=self.options.connect_timeout,
+                client_cert=bool(self.options.client_cert), subprotocols=self.options.subprotocols or (),
+            )
             if cause is None:
                 raise
             ws.shutdown()
@@ -438,10 +443,14 @@ def _text_frame(payload: bytes, t: float) -> Frame:
         return Frame(payload, t)  # kept byte-exact, shown as unparsed
 
 
-def _explain_connect_error(exc: BaseException, source: WsSource, websocket) -> tuple[str | None, bool]:  # type: ignore[no-untyped-def]
-    """(cause, fatal) for a failed connect; cause None for errors we do not know."""
-    host = f"{source.url.host}:{source.url.port}"
-    timeout = source.options.connect_timeout
+def explain_connect_error(
+    exc: BaseException, url: WsUrl, *, timeout: float, client_cert: bool = False, subprotocols: Sequence[str] = ()
+) -> tuple[str | None, bool]:
+    """(cause, fatal) for a failed WebSocket connect (``tail`` and ``replay --to``
+    alike); cause None for errors we do not know. ``client_cert``: one was given."""
+    import websocket
+
+    host = f"{url.host}:{url.port}"
     if isinstance(exc, websocket.WebSocketBadStatusException):
         status = exc.status_code
         text = f"HTTP {status} {exc.status_message or ''}".strip()
@@ -453,11 +462,14 @@ def _explain_connect_error(exc: BaseException, source: WsSource, websocket) -> t
     if isinstance(exc, websocket.WebSocketAddressException):
         inner = exc.args[0] if exc.args else exc
         reason = inner.strerror if isinstance(inner, OSError) and inner.strerror else str(inner)
-        return f"DNS lookup of {source.url.host!r} failed ({reason})", False
+        return f"DNS lookup of {url.host!r} failed ({reason})", False
     if isinstance(exc, ssl.SSLCertVerificationError):
         return tls_verify_failed(exc, "server"), True
     if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed ({exc.reason or exc})", False
+        hint = ""
+        if isinstance(exc, ssl.SSLEOFError) or exc.reason in CLIENT_CERTIFICATE_ALERTS:
+            hint = client_certificate_hint(client_cert)
+        return f"TLS handshake failed ({exc.reason or 'the server closed the connection'}){hint}", False
     if isinstance(exc, websocket.WebSocketProxyException):
         return f"HTTP proxy failed: {exc}", False
     if isinstance(exc, ConnectionRefusedError):
@@ -469,17 +481,15 @@ def _explain_connect_error(exc: BaseException, source: WsSource, websocket) -> t
     if isinstance(exc, OSError):
         return f"cannot connect to {host}: {os_cause(exc)}", False
     if isinstance(exc, websocket.WebSocketConnectionClosedException):
-        hint = ""
-        if source.url.secure:
-            hint = client_certificate_hint(bool(source.options.client_cert))
+        hint = client_certificate_hint(client_cert) if url.secure else ""
         return f"the server closed the connection during the WebSocket upgrade{hint}", False
     if isinstance(exc, websocket.WebSocketException):
         message = str(exc)
         if "Invalid WebSocket Header" in message:
-            if source.options.subprotocols:
+            if subprotocols:
                 return (
                     "the server refused the WebSocket upgrade or none of the subprotocols "
-                    f"{', '.join(source.options.subprotocols)}",
+                    f"{', '.join(subprotocols)}",
                     True,
                 )
             return "the server's answer is not a valid WebSocket upgrade", True
