@@ -152,3 +152,25 @@ def test_examples_wrap_with_continuations(command):
     for line in narrow.split("Examples:\n", 1)[1].splitlines():
         # a wrapped example never restarts at column 1: indented, or blank
         assert not line or line.startswith("  "), line
+
+
+def test_the_help_names_every_scheme_there_is():
+    """SOURCE and --to list their URL schemes by hand: held here to the registries,
+    so a new transport or target cannot be left out of the help."""
+    import re
+
+    from presencectl.transports import sources, targets
+
+    def shown(text: str) -> set[str]:
+        said = set(re.findall(r"([a-z]+)(?:\(s\))?://", text))
+        return said | {scheme + "s" for scheme in re.findall(r"([a-z]+)\(s\)://", text)}
+
+    for command in ("tail", "record", "expect"):
+        out = run_cli(command, "--help", env=cli_env(COLUMNS="400")).stdout.decode()
+        assert set(sources.REGISTRY) <= shown(out), (command, set(sources.REGISTRY) - shown(out))
+    out = run_cli("replay", "--help", env=cli_env(COLUMNS="400")).stdout.decode()
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("--to URL"))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("-"))
+    to_help = " ".join(lines[start:end])  # (rich wraps it whatever the width)
+    assert set(targets.REGISTRY) <= shown(to_help), set(targets.REGISTRY) - shown(to_help)

@@ -41,7 +41,7 @@ SourceArg = Annotated[
     str,
     typer.Argument(
         metavar="SOURCE",
-        help="ws:// or wss:// URL; mqtt:// or mqtts:// broker; sio:// or sios:// Socket.IO server; http://HOST:PORT/path with --listen; @NAME for a connection profile; a capture/NDJSON file or - for stdin.",
+        help="ws:// or wss:// URL; mqtt:// or mqtts:// broker; sio:// or sios:// Socket.IO server; http(s)://HOST:PORT/path with --listen; @NAME for a connection profile; a capture/NDJSON file or - for stdin.",
         show_default=False,
     ),
 ]

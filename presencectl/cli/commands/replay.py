@@ -66,7 +66,7 @@ def replay_cmd(
         typer.Option(
             "--to",
             metavar="URL",
-            help="Send the frames to ws(s)://… as a client, or POST each to http(s)://… (webhook style).",
+            help="Send the frames to ws(s)://… as a client, POST each to http(s)://… (webhook style), or publish each to an mqtt(s)://… broker.",
             rich_help_panel=TARGET,
         ),
     ] = None,
