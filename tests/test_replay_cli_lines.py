@@ -30,10 +30,12 @@ CASES = [
     # --to only
     (["--insecure"], "--insecure only applies with --to"),
     (["--cacert", "ca.pem"], "--cacert only applies with --to"),
+    (["--cert", "c.pem"], "--cert only applies with --to"),
+    (["--key", "k.pem"], "--key only applies with --to"),
     (["--connect-timeout", "5"], "--connect-timeout only applies with --to"),
     # --to mqtt:// only
     *[(args, f"{args[0]} only applies with --to mqtt://…")
-      for args in (["--qos", "1"], ["--mqtt-version", "5"], ["--default-topic", "a/b"], ["--topic-prefix", "t/"])],
+      for args in (["--qos", "1"], ["--mqtt-version", "5"], ["--default-topic", "a/b"], ["--topic-prefix", "t/"], ["--client-id", "c"])],
     (["--to", "http://127.0.0.1:1/x", "--qos", "1"], "--qos only applies with --to mqtt://…"),
     # the two targets
     (["--replay-disconnects"], "--replay-disconnects only applies with --serve or --to"),
