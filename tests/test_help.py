@@ -174,3 +174,31 @@ def test_the_help_names_every_scheme_there_is():
     end = next(i for i in range(start + 1, len(lines)) if lines[i].strip().startswith("-"))
     to_help = " ".join(lines[start:end])  # (rich wraps it whatever the width)
     assert set(targets.REGISTRY) <= shown(to_help), set(targets.REGISTRY) - shown(to_help)
+
+
+def test_the_command_map_says_which_module_registers_each_command():
+    """``commands.COMMAND_MODULES`` lets ``presencectl CMD`` import CMD's module only: it must
+    name every command there is, each with the module that registers it."""
+    from presencectl.cli.commands import COMMAND_MODULES
+    from presencectl.cli.main import app
+
+    found = {info.name: info.callback.__module__ for info in app.registered_commands}
+    for group in app.registered_groups:
+        found[group.name] = group.typer_instance.registered_commands[0].callback.__module__
+    assert {name: module.rsplit(".", 1)[1] for name, module in found.items()} == COMMAND_MODULES
+
+
+@pytest.mark.parametrize("command", ["cat", "replay", "tail", "man"])
+def test_running_a_command_builds_that_command_only(command):
+    """(``man`` and ``completions`` describe every command: they build them all.)"""
+    from tests.conftest import modules_loaded_by
+
+    loaded = modules_loaded_by(
+        "from presencectl.cli.main import load_commands\n"
+        "from presencectl.cli.commands import COMMAND_MODULES, modules_for\n"
+        f"load_commands(modules_for([{command!r}, 'x']))"
+    )
+    commands = {m.rsplit(".", 1)[1] for m in loaded if m.startswith("presencectl.cli.commands.")}
+    from presencectl.cli.commands import COMMAND_MODULES, command_modules
+
+    assert commands == ({COMMAND_MODULES[command]} if command != "man" else set(command_modules())), commands

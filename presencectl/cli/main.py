@@ -1,4 +1,4 @@
-"""The ``presencectl`` command line: the app with every command registered.
+"""The ``presencectl`` command line: the app, with the commands it runs registered.
 
 Commands build core objects from their options, hand them to ``runner``, and
 turn :class:`~presencectl.errors.PresenceError` into one line on stderr and
@@ -21,15 +21,26 @@ import sys
 from typing import Any, NoReturn
 
 from presencectl.cli import pipes
-from presencectl.cli.app import app
-from presencectl.cli.commands import command_modules
+from presencectl.cli.app import app as _app
+from presencectl.cli.commands import command_modules, modules_for
 from presencectl.status import ExitStatus
 from presencectl.ui.console import Environment
 
-for _name in command_modules():
-    importlib.import_module(f"presencectl.cli.commands.{_name}")
+__all__ = ["app", "run", "usage_message", "load_commands"]  # noqa: F822 - app: see __getattr__
 
-__all__ = ["app", "run", "usage_message"]
+
+def load_commands(modules: list[str]) -> None:
+    """Import these command modules (each registers its commands on the app)."""
+    for name in modules:
+        importlib.import_module(f"presencectl.cli.commands.{name}")
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the app with every command registered (run() loads only the one it runs)."""
+    if name == "app":
+        load_commands(command_modules())
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 PROG = "presencectl"
 
@@ -43,7 +54,8 @@ def run(probe: int | None = None) -> NoReturn:
 
     from presencectl.engine.signals import Terminated
 
-    command = typer.main.get_command(app)
+    load_commands(modules_for(sys.argv[1:]))
+    command = typer.main.get_command(_app)
     if probe is None:
         probe = pipes.stdout_probe()
     try:
