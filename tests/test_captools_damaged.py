@@ -70,3 +70,55 @@ def test_a_full_disk_is_one_write_error_line_and_exit_1(tool, suffix, tmp_path):
     assert_no_traceback(result)
     assert result.returncode == 1
     assert result.stderr.decode().splitlines()[-1] == f"presencectl: error: {target}: write error: No space left on device"
+
+
+def overlong(tmp_path: Path) -> tuple[Path, bytes]:
+    """A Span capture with one 5 kB frame in the middle, and that frame's line."""
+    big = json.loads(FRAMES[1])
+    big["text"] = json.dumps({"event": "upstreamMessage", "deviceId": "d1", "collectionId": "c", "data": {"payload": "A" * 5000}})
+    line = json.dumps(big).encode() + b"\n"
+    path = tmp_path / "overlong.capture.ndjson"
+    path.write_bytes(HEAD + FRAMES[0] + line + FRAMES[2])
+    return path, line
+
+
+@pytest.mark.parametrize("tool", sorted(WRITERS))
+def test_a_line_over_max_line_is_left_out_in_so_many_words_and_a_larger_limit_keeps_it(tmp_path, tool):
+    """Every tool takes --max-line as cat does. A line over it was never read: it is
+    left out with a warning that names the limit (not "the last line is cut short",
+    and never written cut to its first bytes); a larger --max-line copies it."""
+    src, line = overlong(tmp_path)
+    out = tmp_path / "out.capture.ndjson"
+    result = run_cli(*WRITERS[tool](str(src), str(out), "--max-line", "2k"))
+    assert_no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    warnings = [w for w in result.stderr.decode().splitlines() if w.startswith("presencectl: warning:")]
+    assert warnings == [
+        f"presencectl: warning: {src}: left out a line of {len(line):,} bytes or more, "
+        "over the --max-line limit of 2,048 bytes (a larger --max-line keeps it)"
+    ]
+    mine = [r for r in records(out) if r.get("origin", 0) == 0]
+    assert len(mine) == 2
+    kept = run_cli(*WRITERS[tool](str(src), str(tmp_path / "all.capture.ndjson"), "--max-line", "1M"))
+    assert kept.returncode == 0 and b"warning" not in kept.stderr, kept.stderr
+    mine = [r for r in records(tmp_path / "all.capture.ndjson") if r.get("origin", 0) == 0]
+    assert len(mine) == 3
+    if tool == "slice":
+        assert line in (tmp_path / "all.capture.ndjson").read_bytes()  # byte for byte
+
+
+def test_anonymise_keeps_no_cut_line_of_ndjson_even_with_keep_unparsed(tmp_path):
+    src = tmp_path / "plain.ndjson"
+    src.write_bytes(b'{"event":"clientConnected","deviceId":"d1","collectionId":"c"}\n' + b"x" * 5000 + b"\n")
+    out = tmp_path / "out.ndjson"
+    result = run_cli("anonymise", str(src), "-o", str(out), "--key", "k", "--keep-unparsed", "--max-line", "2k")
+    assert result.returncode == 0, result.stderr
+    assert b"over the --max-line limit of 2,048 bytes" in result.stderr
+    assert out.read_bytes().count(b"\n") == 1 and b"xxx" not in out.read_bytes()
+
+
+def test_diff_takes_max_line_as_cat_does(tmp_path):
+    src, _line = overlong(tmp_path)
+    result = run_cli("diff", str(src), str(src), "--max-line", "2k", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["same"] is True

@@ -26,8 +26,9 @@ import orjson
 
 from presencectl.core.capture import FORMAT_VERSION, Header, decode_record, encode_header
 from presencectl.core.events import Marker
+from presencectl.core.framing import OverlongLine
 from presencectl.errors import UsageError
-from presencectl.transports.files import CaptureReader, OutputFile, write_error
+from presencectl.transports.files import DEFAULT_MAX_LINE, CaptureReader, OutputFile, write_error
 
 __all__ = ["CaptureOutput", "SliceResult", "slice_capture", "MergeResult", "merge_captures", "AnonymiseResult", "anonymise_capture", "open_capture"]
 
@@ -94,13 +95,14 @@ class CaptureOutput:
             self.abort()
 
 
-def open_capture(path: str, warn: Warn, what: str) -> CaptureReader:
-    """A reader for a capture file; plain NDJSON is refused with a hint.
+def open_capture(path: str, warn: Warn, what: str, max_line: int = DEFAULT_MAX_LINE) -> CaptureReader:
+    """A reader for a capture file (lines over ``max_line`` are not read); plain
+    NDJSON is refused with a hint.
 
     Raises:
         UsageError: the file has no capture header.
     """
-    reader = CaptureReader(path, warn)
+    reader = CaptureReader(path, warn, max_line)
     if not reader.is_capture:
         reader.close()
         raise UsageError(
@@ -130,9 +132,20 @@ def _left_out(bad: int, where: str, warn: Warn) -> None:
         warn(f"{where}: left out {bad:,} {what}")
 
 
+def _overlong(line: OverlongLine, name: str, warn: Warn) -> None:
+    """The warning for a line over ``--max-line``: it was not read, so no tool can copy it."""
+    warn(
+        f"{name}: left out a line of {line.size:,} bytes or more, over the --max-line limit of "
+        f"{line.limit:,} bytes (a larger --max-line keeps it)"
+    )
+
+
 def _unreadable(line: bytes, name: str, result: Any, warn: Warn) -> None:
-    """A line that is no capture record: counted as bad, or (a cut last line) warned about."""
-    if line.strip():
+    """A line that is no capture record: counted as bad, or (a cut last line, one
+    over ``--max-line``) warned about."""
+    if type(line) is OverlongLine:
+        _overlong(line, name, warn)
+    elif line.strip():
         if line.endswith(b"\n"):
             result.bad += 1
         else:
@@ -163,6 +176,7 @@ def slice_capture(
     force: bool,
     warn: Warn,
     describe: dict[str, Any],
+    max_line: int = DEFAULT_MAX_LINE,
 ) -> SliceResult:
     """Copy the records of ``path`` inside the window that pass ``filt`` to ``out_path``, byte for byte.
 
@@ -180,7 +194,7 @@ def slice_capture(
     """
     from presencectl.core.replay import window_bounds
 
-    reader = open_capture(path, warn, "slice")
+    reader = open_capture(path, warn, "slice", max_line)
     result = SliceResult()
     try:
         assert reader.header is not None
@@ -304,7 +318,9 @@ def _tag(line: bytes, origin: int) -> bytes:
     return orjson.dumps(obj) + b"\n"
 
 
-def merge_captures(paths: list[str], out_path: str, *, force: bool, warn: Warn) -> MergeResult:
+def merge_captures(
+    paths: list[str], out_path: str, *, force: bool, warn: Warn, max_line: int = DEFAULT_MAX_LINE
+) -> MergeResult:
     """One capture of all ``paths``, ordered by receive time (a streaming k-way merge).
 
     Each record gains ``"origin": N`` (its input's index); the header lists
@@ -315,7 +331,7 @@ def merge_captures(paths: list[str], out_path: str, *, force: bool, warn: Warn) 
     result = MergeResult(per_input=[0] * len(paths))
     try:
         for path in paths:
-            readers.append(open_capture(path, warn, "merge"))
+            readers.append(open_capture(path, warn, "merge", max_line))
         headers = [r.header for r in readers]
         assert all(h is not None for h in headers)
         origins = []
@@ -380,7 +396,8 @@ class AnonymiseResult:
 
 
 def anonymise_capture(
-    path: str, out_path: str, anonymiser: Any, *, keep_unparsed: bool, force: bool, warn: Warn
+    path: str, out_path: str, anonymiser: Any, *, keep_unparsed: bool, force: bool, warn: Warn,
+    max_line: int = DEFAULT_MAX_LINE,
 ) -> AnonymiseResult:
     """Write ``path`` with every identifier replaced by ``anonymiser`` (a core Anonymiser).
 
@@ -389,7 +406,7 @@ def anonymise_capture(
     JSON (nor Atmosphere-framed JSON) is left out unless ``keep_unparsed``,
     since it may hold identifiers nobody can find.
     """
-    reader = CaptureReader(path, warn)
+    reader = CaptureReader(path, warn, max_line)
     result = AnonymiseResult(is_capture=reader.is_capture)
     try:
         out = CaptureOutput(out_path, force=force, inputs=[path])
@@ -403,6 +420,9 @@ def anonymise_capture(
                 from presencectl.core.framing import ndjson_payloads
 
                 for payload in ndjson_payloads(reader.lines()):
+                    if type(payload) is OverlongLine:  # (not read: not even --keep-unparsed can keep it)
+                        _overlong(payload, reader.name, warn)
+                        continue
                     text = payload.decode("utf-8", "replace")
                     new = anonymiser.payload(text, None)
                     if new is None:

@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 
 from presencectl.cli.app import app, guarded
-from presencectl.cli.option_groups import FILTERS, Opts, takes
-from presencectl.cli.options import FromOpt, UntilPointOpt, UtcOpt, make_decoder
+from presencectl.cli.option_groups import FILTERS, INPUT, Opts, takes
+from presencectl.cli.options import FromOpt, UntilPointOpt, UtcOpt, make_decoder, parse_max_line
 from presencectl.errors import UsageError
 from presencectl.ui.console import Environment
 
@@ -68,7 +68,7 @@ def _filter_words(opts: Opts) -> list[str]:
 
 
 @app.command("slice")
-@takes(TOOL_FILTERS)
+@takes(TOOL_FILTERS, INPUT)
 def slice_cmd(
     capture: CaptureArg,
     *,
@@ -107,7 +107,8 @@ def slice_cmd(
         decoder = make_decoder(opts.dialect, opts.assume_tz)
         describe = {"of": _name(capture), "from": from_, "until": until, "filters": _filter_words(opts)}
         result = slice_capture(
-            capture, output, start=start, end=end, filt=filt, decoder=decoder, force=force, warn=env.warn, describe=describe
+            capture, output, start=start, end=end, filt=filt, decoder=decoder, force=force, warn=env.warn, describe=describe,
+            max_line=parse_max_line(opts.max_line),
         )
         lo, hi = result.window
         line = f"sliced {result.frames:,} frames and {result.markers:,} markers into {output}"
@@ -123,11 +124,13 @@ def slice_cmd(
 
 
 @app.command("merge")
+@takes(INPUT)
 def merge_cmd(
     captures: Annotated[list[str], typer.Argument(metavar="CAPTURE...", help="Two or more capture files (.gz too).", show_default=False)],
     *,
     output: OutputOpt,
     force: ForceOpt = False,
+    opts: Opts,
 ) -> None:
     """Merge captures into one, ordered by receive time, each record tagged with its origin.
 
@@ -148,7 +151,7 @@ def merge_cmd(
 
         if len(captures) < 2:
             raise UsageError("merge needs two or more captures")
-        result = merge_captures(captures, output, force=force, warn=env.warn)
+        result = merge_captures(captures, output, force=force, warn=env.warn, max_line=parse_max_line(opts.max_line))
         each = ", ".join(f"{n:,} from {_name(p)}" for p, n in zip(captures, result.per_input, strict=True))
         env.note(f"merged {result.frames:,} frames ({each}) and {result.markers:,} markers into {output}")
 
@@ -156,6 +159,7 @@ def merge_cmd(
 
 
 @app.command("anonymise")
+@takes(INPUT)
 def anonymise_cmd(
     capture: CaptureArg,
     *,
@@ -168,6 +172,7 @@ def anonymise_cmd(
         bool, typer.Option("--keep-unparsed", help="Keep payloads that are not JSON, as they are (they may hold identifiers).")
     ] = False,
     force: ForceOpt = False,
+    opts: Opts,
 ) -> None:
     """Replace every identifier in a capture with a consistent pseudonym, to share it.
 
@@ -199,7 +204,10 @@ def anonymise_cmd(
         elif not secret:
             raise UsageError("--key is empty: give a secret, or leave --key out for a random one")
         anonymiser = Anonymiser(secret.encode("utf-8"))
-        result = anonymise_capture(capture, output, anonymiser, keep_unparsed=keep_unparsed, force=force, warn=env.warn)
+        result = anonymise_capture(
+            capture, output, anonymiser, keep_unparsed=keep_unparsed, force=force, warn=env.warn,
+            max_line=parse_max_line(opts.max_line),
+        )
         counts = sorted(anonymiser.counts.items(), key=lambda kv: (-kv[1], kv[0]))
         total = sum(n for _, n in counts)
         env.note(f"anonymised {result.frames:,} frames and {result.markers:,} markers into {output}")
@@ -216,7 +224,7 @@ def anonymise_cmd(
 
 
 @app.command("diff")
-@takes(TOOL_FILTERS)
+@takes(TOOL_FILTERS, INPUT)
 def diff_cmd(
     a: Annotated[str, typer.Argument(metavar="A", help="Capture or NDJSON file (.gz too).", show_default=False)],
     b: Annotated[str, typer.Argument(metavar="B", help="Capture or NDJSON file (.gz too).", show_default=False)],
@@ -254,7 +262,7 @@ def diff_cmd(
         sides = []
         for path in (a, b):
             tracker = TypedTracker(flap_window=window_s)
-            collect(env, [path], make_decoder(opts.dialect, opts.assume_tz), filt, None, tracker)
+            collect(env, [path], make_decoder(opts.dialect, opts.assume_tz), filt, None, tracker, parse_max_line(opts.max_line))
             sides.append((tracker.report(), tracker.subject_types))
         doc = compare(a, sides[0][0], sides[0][1], b, sides[1][0], sides[1][1])
         if json_:
