@@ -122,7 +122,26 @@ def test_a_worker_that_dies_is_reported(death, how, clean):
     seen: list[int] = []
     with pytest.raises(WorkerDied, match=f"a worker process ended \\({how}\\) before it handed back its block"):
         run_blocks(iter(range(50)), 2, work, lambda value, data: seen.append(value))
-    assert seen == [0, 1, 2, 3, 4]
+    assert seen == [0, 1, 2, 3, 4]  # every block before it, whenever the death was noticed
+
+
+def test_a_death_noticed_while_sending_is_reported_at_its_block(clean):
+    """The parent can find a worker dead when it sends it more (a closed task pipe) before
+    the blocks ahead of the dead one are taken: those still come first. (A CI run caught
+    the send raising at once, ahead of them.)"""
+    import time
+
+    def work(block: int) -> tuple[int, bytes]:
+        if block == 3:
+            os._exit(3)  # the odd worker: block 1 handed back, dead on block 3
+        if block % 2 == 0:
+            time.sleep(0.05)  # the even worker is slow: block 5 is sent to the dead one before block 2 is taken
+        return block, b""
+
+    seen: list[int] = []
+    with pytest.raises(WorkerDied, match="exit status 3"):
+        run_blocks(iter(range(20)), 2, work, lambda value, data: seen.append(value))
+    assert seen == [0, 1, 2]
 
 
 def test_a_worker_killed_between_blocks_is_reported(clean):

@@ -166,8 +166,11 @@ class _Worker:
         size = self.inbox.put(slot, [pickle.dumps(block, pickle.HIGHEST_PROTOCOL)])
         try:
             os.write(self.tasks, _TASK.pack(slot, size))
-        except BrokenPipeError:  # (not the output's closed pipe: that ends quietly)
-            raise self.died() from None
+        except BrokenPipeError:
+            # It died. Not raised here (and never as the output's closed pipe, which
+            # ends quietly): take() says so at this block's turn, after the blocks
+            # before it are handed over, as an exception in a worker would be.
+            pass
         self.sent += 1
 
     def take(self) -> tuple[Any, bytes]:
