@@ -109,12 +109,14 @@ class OverlongLine(bytes):
     rstrip = strip  # type: ignore[assignment]
 
     @property
+    def what(self) -> str:
+        """``a line of N bytes or more, over the --max-line limit of L bytes``."""
+        return f"a line of {self.size:,} bytes or more, over the --max-line limit of {self.limit:,} bytes"
+
+    @property
     def reason(self) -> str:
         """What the unparsed event says."""
-        return (
-            f"a line of {self.size:,} bytes or more, over the --max-line limit of {self.limit:,} bytes: "
-            "not read (the start is shown)"
-        )
+        return f"{self.what}: not read (the start is shown)"
 
 
 #: A pretty-printed document spanning lines is gathered up to this many lines.

@@ -134,10 +134,7 @@ def _left_out(bad: int, where: str, warn: Warn) -> None:
 
 def _overlong(line: OverlongLine, name: str, warn: Warn) -> None:
     """The warning for a line over ``--max-line``: it was not read, so no tool can copy it."""
-    warn(
-        f"{name}: left out a line of {line.size:,} bytes or more, over the --max-line limit of "
-        f"{line.limit:,} bytes (a larger --max-line keeps it)"
-    )
+    warn(f"{name}: left out {line.what} (a larger --max-line keeps it)")
 
 
 def _unreadable(line: bytes, name: str, result: Any, warn: Warn) -> None:

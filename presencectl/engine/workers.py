@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from presencectl.errors import PresenceError
+from presencectl.transports.files import FileSpan, read_span
 
 __all__ = ["run_blocks", "WORKER_BLOCKS"]
 
@@ -83,18 +84,9 @@ class _Slots:
         return total
 
     def get(self, slot: int, size: int, offset: int = 0) -> bytes:
-        fd = self.fds[slot]
-        data = os.pread(fd, size, offset)
+        data = read_span(self.fds[slot], FileSpan(offset, size))
         if len(data) < size:
-            parts = [data]
-            got = len(data)
-            while got < size:
-                more = os.pread(fd, size - got, offset + got)
-                if not more:
-                    raise WorkerDied("a worker process handed back less than it said")
-                parts.append(more)
-                got += len(more)
-            data = b"".join(parts)
+            raise WorkerDied("a worker process handed back less than it said")
         return data
 
     def close(self) -> None:
@@ -148,9 +140,7 @@ class _Worker:
 
     def close_pipes(self) -> None:
         """The parent's ends of the pipes (the slots stay readable)."""
-        if not self.closed:
-            self.closed = True
-            os.close(self.tasks)
+        self.finish()
         if self.results >= 0:
             os.close(self.results)
             self.results = -1

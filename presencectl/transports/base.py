@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 from presencectl.core.events import Frame
 from presencectl.errors import TransportError
 
-__all__ = ["Source", "CannotConnect", "ConnectionLost", "os_cause", "tls_verify_failed", "client_certificate_hint"]
+__all__ = ["Source", "CannotConnect", "ConnectionLost", "os_cause", "tls_verify_failed", "client_certificate_hint", "tls_refusal_hint"]
 
 
 class CannotConnect(TransportError):
@@ -174,8 +174,19 @@ def client_certificate_hint(has_cert: bool, peer: str = "server") -> str:
     return f" (does the {peer} want a client certificate? --cert, --key)"
 
 
+def tls_refusal_hint(exc: BaseException, has_cert: bool, peer: str = "server") -> str:
+    """:func:`client_certificate_hint` when a TLS error looks like the peer refusing our
+    certificate (or its absence): one of the alerts it sends about it, or a hang-up
+    during the handshake; else ""."""
+    import ssl  # (loaded already: the error came from it)
+
+    if isinstance(exc, ssl.SSLEOFError) or getattr(exc, "reason", None) in _CLIENT_CERTIFICATE_ALERTS:
+        return client_certificate_hint(has_cert, peer)
+    return ""
+
+
 #: TLS alerts a server sends about our certificate (or the lack of one).
-CLIENT_CERTIFICATE_ALERTS = frozenset({
+_CLIENT_CERTIFICATE_ALERTS = frozenset({
     "TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_HANDSHAKE_FAILURE", "SSLV3_ALERT_BAD_CERTIFICATE",
     "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "TLSV1_ALERT_UNKNOWN_CA",
 })

@@ -29,11 +29,7 @@ from urllib.parse import unquote, urlsplit
 from presencectl.core.capture import redact_url
 from presencectl.core.events import Frame, Marker
 from presencectl.errors import TransportError, UsageError
-from presencectl.transports.base import (
-    CLIENT_CERTIFICATE_ALERTS,
-    client_certificate_hint,
-    tls_verify_failed,
-)
+from presencectl.transports.base import tls_refusal_hint, tls_verify_failed
 
 __all__ = [
     "Target",
@@ -164,7 +160,8 @@ def make_target(url: str, options: TargetOptions) -> Target:
     if factory is None:
         raise UsageError(f"bad --to {url!r}: {scheme}:// is not a replay target; use one of {known}")
     if (options.cacert or options.cert or options.key or options.insecure) and not _is_tls(scheme):
-        raise UsageError("--cacert, --cert, --key and --insecure need a TLS URL (wss://, https://, mqtts://)")
+        tls = ", ".join(f"{s}://" for s in REGISTRY if _is_tls(s))
+        raise UsageError(f"--cacert, --cert, --key and --insecure need a TLS URL ({tls})")
     if isinstance(factory, str):
         module, _, name = factory.partition(":")
         factory = getattr(importlib.import_module(module), name)
@@ -209,9 +206,7 @@ def _describe(exc: BaseException, options: TargetOptions | None = None) -> str:
         return tls_verify_failed(exc, "server")
     if isinstance(exc, ssl.SSLError):
         said = "TLS failed: the server closed the connection" if isinstance(exc, ssl.SSLEOFError) else f"TLS failed: {exc.reason or exc}"
-        if isinstance(exc, ssl.SSLEOFError) or exc.reason in CLIENT_CERTIFICATE_ALERTS:
-            said += client_certificate_hint(options is not None and options.cert is not None)
-        return said
+        return said + tls_refusal_hint(exc, options is not None and options.cert is not None)
     if isinstance(exc, TimeoutError):
         return "timed out"
     status = getattr(exc, "status_code", None)

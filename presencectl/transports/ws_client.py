@@ -49,11 +49,11 @@ from presencectl.core.protocols.websocket import (
 )
 from presencectl.errors import UsageError
 from presencectl.transports.base import (
-    CLIENT_CERTIFICATE_ALERTS,
     CannotConnect,
     ConnectionLost,
     client_certificate_hint,
     os_cause,
+    tls_refusal_hint,
     tls_verify_failed,
 )
 from presencectl.transports.urls import split_url
@@ -466,9 +466,7 @@ def explain_connect_error(
     if isinstance(exc, ssl.SSLCertVerificationError):
         return tls_verify_failed(exc, "server"), True
     if isinstance(exc, ssl.SSLError):
-        hint = ""
-        if isinstance(exc, ssl.SSLEOFError) or exc.reason in CLIENT_CERTIFICATE_ALERTS:
-            hint = client_certificate_hint(client_cert)
+        hint = tls_refusal_hint(exc, client_cert)
         return f"TLS handshake failed ({exc.reason or 'the server closed the connection'}){hint}", False
     if isinstance(exc, websocket.WebSocketProxyException):
         return f"HTTP proxy failed: {exc}", False
